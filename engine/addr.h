@@ -1,0 +1,61 @@
+/* IPv4/IPv6 addresses, prefixes and the flow key a selector matches. */
+#ifndef ESPNAT_ADDR_H
+#define ESPNAT_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* An address of either family, network byte order; IPv4 uses bytes[0..3]
+ * and keeps the rest zero so that whole-struct compares work. */
+struct esp_addr {
+	uint8_t family;		/* AF_INET or AF_INET6 */
+	uint8_t bytes[16];
+};
+
+#define ESP_ADDRSTRLEN 46	/* INET6_ADDRSTRLEN */
+
+static inline size_t esp_addr_len(const struct esp_addr *a)
+{
+	return a->family == AF_INET ? 4 : 16;
+}
+
+static inline unsigned esp_addr_bits(const struct esp_addr *a)
+{
+	return a->family == AF_INET ? 32 : 128;
+}
+
+/* Fills @a from @len raw bytes (4 or 16). */
+void esp_addr_set(struct esp_addr *a, int family, const uint8_t *raw);
+
+bool esp_addr_equal(const struct esp_addr *a, const struct esp_addr *b);
+
+/* True when the first @plen bits of @a and @net agree (same family). */
+bool esp_addr_in_prefix(const struct esp_addr *a, const struct esp_addr *net,
+			unsigned plen);
+
+/* Zeroes every bit after the first @plen. */
+void esp_addr_mask(struct esp_addr *a, unsigned plen);
+
+/* Parses a literal IPv4 or IPv6 address; 0 on success, -EINVAL otherwise. */
+int esp_addr_parse(const char *s, struct esp_addr *a);
+
+/* Parses ADDR or ADDR/PLEN; @plen defaults to the full length. */
+int esp_prefix_parse(const char *s, struct esp_addr *a, unsigned *plen);
+
+/* Formats @a into @buf (at least ESP_ADDRSTRLEN bytes); returns @buf. */
+const char *esp_addr_str(const struct esp_addr *a, char *buf);
+
+/* The header fields a packet offers to selector matching. Ports are host
+ * order and zero when the protocol has none or the packet does not show
+ * them (a later fragment). */
+struct esp_flow {
+	struct esp_addr src;
+	struct esp_addr dst;
+	uint8_t proto;
+	uint16_t sport;
+	uint16_t dport;
+};
+
+#endif

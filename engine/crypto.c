@@ -1,0 +1,214 @@
+/* The low-level MD5_/SHA1_ calls are deprecated in OpenSSL 3 but are the only
+ * allocation-free way to resume from precomputed HMAC states (see crypto.h). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include "engine/crypto.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+static const struct esp_enc_info enc_table[ESP_ENC__COUNT] = {
+	[ESP_ENC_NULL] = { "ecb(cipher_null)", "NULL", 4, 0, { 0 } },
+	[ESP_ENC_AES_CBC] = { "cbc(aes)", "AES-CBC", 16, 16, { 16, 24, 32 } },
+	[ESP_ENC_3DES_CBC] = { "cbc(des3_ede)", "3DES-CBC", 8, 8, { 24 } },
+};
+
+static const struct esp_auth_info auth_table[ESP_AUTH__COUNT] = {
+	[ESP_AUTH_NONE] = { "none", "none", 0, 0, 0 },
+	[ESP_AUTH_HMAC_MD5_96] = { "hmac(md5)", "HMAC-MD5-96", 16, 12, 16 },
+	[ESP_AUTH_HMAC_SHA1_96] = { "hmac(sha1)", "HMAC-SHA-1-96", 20, 12, 20 },
+};
+
+const struct esp_enc_info *esp_enc_info(enum esp_enc alg)
+{
+	return &enc_table[alg];
+}
+
+const struct esp_auth_info *esp_auth_info(enum esp_auth alg)
+{
+	return &auth_table[alg];
+}
+
+int esp_enc_by_xfrm_name(const char *name)
+{
+	for (int i = 0; i < ESP_ENC__COUNT; i++)
+		if (strcmp(name, enc_table[i].xfrm_name) == 0)
+			return i;
+	/* iproute2 also takes the short names */
+	if (strcmp(name, "aes") == 0)
+		return ESP_ENC_AES_CBC;
+	if (strcmp(name, "des3_ede") == 0)
+		return ESP_ENC_3DES_CBC;
+	if (strcmp(name, "cipher_null") == 0)
+		return ESP_ENC_NULL;
+	return -1;
+}
+
+int esp_auth_by_xfrm_name(const char *name)
+{
+	for (int i = ESP_AUTH_HMAC_MD5_96; i < ESP_AUTH__COUNT; i++)
+		if (strcmp(name, auth_table[i].xfrm_name) == 0)
+			return i;
+	if (strcmp(name, "md5") == 0)
+		return ESP_AUTH_HMAC_MD5_96;
+	if (strcmp(name, "sha1") == 0)
+		return ESP_AUTH_HMAC_SHA1_96;
+	return -1;
+}
+
+bool esp_enc_key_len_ok(enum esp_enc alg, size_t len)
+{
+	const struct esp_enc_info *i = &enc_table[alg];
+
+	if (alg == ESP_ENC_NULL)
+		return len == 0;
+	for (size_t k = 0; k < sizeof(i->key_lens) && i->key_lens[k]; k++)
+		if (i->key_lens[k] == len)
+			return true;
+	return false;
+}
+
+static const char *evp_cipher_name(enum esp_enc alg, size_t key_len)
+{
+	if (alg == ESP_ENC_3DES_CBC)
+		return "DES-EDE3-CBC";
+	switch (key_len) {
+	case 16:
+		return "AES-128-CBC";
+	case 24:
+		return "AES-192-CBC";
+	default:
+		return "AES-256-CBC";
+	}
+}
+
+int esp_cipher_init(struct esp_cipher *c, enum esp_enc alg,
+		    const uint8_t *key, size_t key_len, bool encrypt)
+{
+	c->alg = alg;
+	c->ctx = NULL;
+	if (!esp_enc_key_len_ok(alg, key_len))
+		return -EINVAL;
+	if (alg == ESP_ENC_NULL)
+		return 0;
+
+	EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, evp_cipher_name(alg, key_len), NULL);
+	if (!cipher)
+		return -ENOMEM;
+	c->ctx = EVP_CIPHER_CTX_new();
+	int ok = c->ctx &&
+		 EVP_CipherInit_ex(c->ctx, cipher, NULL, key, NULL, encrypt ? 1 : 0) &&
+		 EVP_CIPHER_CTX_set_padding(c->ctx, 0);
+	EVP_CIPHER_free(cipher);	/* the context holds its own reference */
+	if (!ok) {
+		EVP_CIPHER_CTX_free(c->ctx);
+		c->ctx = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int esp_cipher_run(struct esp_cipher *c, const uint8_t *iv, uint8_t *buf,
+		   size_t len)
+{
+	if (!c->ctx)
+		return 0;
+	/* only the IV changes: no key schedule, no allocation */
+	if (!EVP_CipherInit_ex(c->ctx, NULL, NULL, NULL, iv, -1))
+		return -EIO;
+	if (EVP_Cipher(c->ctx, buf, buf, (unsigned int)len) <= 0)
+		return -EIO;
+	return 0;
+}
+
+void esp_cipher_free(struct esp_cipher *c)
+{
+	EVP_CIPHER_CTX_free(c->ctx);	/* cleanses the key schedule */
+	c->ctx = NULL;
+}
+
+#define HMAC_BLOCK 64
+
+static void hmac_pads(const uint8_t *key, size_t key_len, enum esp_auth alg,
+		      uint8_t ipad[HMAC_BLOCK], uint8_t opad[HMAC_BLOCK])
+{
+	uint8_t k[HMAC_BLOCK] = { 0 };
+
+	if (key_len > HMAC_BLOCK) {
+		if (alg == ESP_AUTH_HMAC_MD5_96)
+			MD5(key, key_len, k);
+		else
+			SHA1(key, key_len, k);
+	} else if (key_len) {
+		memcpy(k, key, key_len);
+	}
+	for (int i = 0; i < HMAC_BLOCK; i++) {
+		ipad[i] = k[i] ^ 0x36;
+		opad[i] = k[i] ^ 0x5c;
+	}
+	OPENSSL_cleanse(k, sizeof(k));
+}
+
+int esp_hmac_init(struct esp_hmac *h, enum esp_auth alg, const uint8_t *key,
+		  size_t key_len)
+{
+	uint8_t ipad[HMAC_BLOCK], opad[HMAC_BLOCK];
+
+	memset(h, 0, sizeof(*h));
+	h->alg = alg;
+	if (alg == ESP_AUTH_NONE)
+		return key_len == 0 ? 0 : -EINVAL;
+	hmac_pads(key, key_len, alg, ipad, opad);
+	if (alg == ESP_AUTH_HMAC_MD5_96) {
+		MD5_Init(&h->st.md5[0]);
+		MD5_Update(&h->st.md5[0], ipad, HMAC_BLOCK);
+		MD5_Init(&h->st.md5[1]);
+		MD5_Update(&h->st.md5[1], opad, HMAC_BLOCK);
+	} else {
+		SHA1_Init(&h->st.sha1[0]);
+		SHA1_Update(&h->st.sha1[0], ipad, HMAC_BLOCK);
+		SHA1_Init(&h->st.sha1[1]);
+		SHA1_Update(&h->st.sha1[1], opad, HMAC_BLOCK);
+	}
+	OPENSSL_cleanse(ipad, sizeof(ipad));
+	OPENSSL_cleanse(opad, sizeof(opad));
+	return 0;
+}
+
+void esp_hmac_compute(const struct esp_hmac *h, const uint8_t *data,
+		      size_t len, uint8_t *out)
+{
+	if (h->alg == ESP_AUTH_HMAC_MD5_96) {
+		MD5_CTX c = h->st.md5[0];
+		MD5_Update(&c, data, len);
+		MD5_Final(out, &c);
+		c = h->st.md5[1];
+		MD5_Update(&c, out, MD5_DIGEST_LENGTH);
+		MD5_Final(out, &c);
+	} else if (h->alg == ESP_AUTH_HMAC_SHA1_96) {
+		SHA_CTX c = h->st.sha1[0];
+		SHA1_Update(&c, data, len);
+		SHA1_Final(out, &c);
+		c = h->st.sha1[1];
+		SHA1_Update(&c, out, SHA_DIGEST_LENGTH);
+		SHA1_Final(out, &c);
+	}
+	/* The stack copy is not wiped: once data has been hashed into it, it
+	 * no longer equals the key-derived state and reveals nothing of it. */
+}
+
+bool esp_hmac_verify(const struct esp_hmac *h, const uint8_t *data,
+		     size_t len, const uint8_t *icv, size_t icv_len)
+{
+	uint8_t mac[ESP_MAX_DIGEST];
+
+	esp_hmac_compute(h, data, len, mac);
+	return CRYPTO_memcmp(mac, icv, icv_len) == 0;
+}
+
+void esp_hmac_wipe(struct esp_hmac *h)
+{
+	OPENSSL_cleanse(h, sizeof(*h));
+}

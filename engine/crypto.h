@@ -1,0 +1,108 @@
+/* The ESP transforms: a CBC (or NULL) cipher and an HMAC-96 integrity
+ * check, each keyed once per SA and reused for every packet. */
+#ifndef ESPNAT_CRYPTO_H
+#define ESPNAT_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
+
+enum esp_enc {
+	ESP_ENC_NULL,		/* RFC 2410 */
+	ESP_ENC_AES_CBC,	/* RFC 3602, 128/192/256-bit keys */
+	ESP_ENC_3DES_CBC,	/* RFC 2451 */
+	ESP_ENC__COUNT
+};
+
+enum esp_auth {
+	ESP_AUTH_NONE,		/* confidentiality only (RFC 4303 3.2) */
+	ESP_AUTH_HMAC_MD5_96,	/* RFC 2403 */
+	ESP_AUTH_HMAC_SHA1_96,	/* RFC 2404 */
+	ESP_AUTH__COUNT
+};
+
+#define ESP_MAX_ENC_KEY 32
+#define ESP_MAX_AUTH_KEY 64
+#define ESP_MAX_IV 16
+#define ESP_MAX_BLOCK 16
+#define ESP_ICV_LEN 12
+#define ESP_MAX_DIGEST 20
+
+struct esp_enc_info {
+	const char *xfrm_name;	/* as `ip xfrm` names it */
+	const char *name;	/* for people */
+	uint8_t block;		/* padding alignment (RFC 4303 2.4: at least 4) */
+	uint8_t iv_len;
+	uint8_t key_lens[3];	/* accepted key lengths in bytes, 0-terminated */
+};
+
+struct esp_auth_info {
+	const char *xfrm_name;
+	const char *name;
+	uint8_t key_len;	/* RFC 2403/2404 key length */
+	uint8_t icv_len;
+	uint8_t digest_len;
+};
+
+const struct esp_enc_info *esp_enc_info(enum esp_enc alg);
+const struct esp_auth_info *esp_auth_info(enum esp_auth alg);
+
+/* Finds an algorithm by its `ip xfrm` name; -1 when unknown. */
+int esp_enc_by_xfrm_name(const char *name);
+int esp_auth_by_xfrm_name(const char *name);
+
+/* True when @len is a valid key length for @alg. */
+bool esp_enc_key_len_ok(enum esp_enc alg, size_t len);
+
+struct esp_cipher {
+	EVP_CIPHER_CTX *ctx;	/* NULL for the NULL cipher */
+	enum esp_enc alg;
+};
+
+/* Keys @c for encryption (@encrypt) or decryption. The context is set up
+ * here once; per packet only the IV changes. Returns 0 or -EINVAL/-ENOMEM. */
+int esp_cipher_init(struct esp_cipher *c, enum esp_enc alg,
+		    const uint8_t *key, size_t key_len, bool encrypt);
+
+/* En- or decrypts @len bytes (a multiple of the block size) in place with
+ * @iv. Returns 0, or -EIO if the library refused. */
+int esp_cipher_run(struct esp_cipher *c, const uint8_t *iv, uint8_t *buf,
+		   size_t len);
+
+/* Frees the context; OpenSSL wipes the key schedule. */
+void esp_cipher_free(struct esp_cipher *c);
+
+/* HMAC with the inner and outer hash states precomputed from the key
+ * (RFC 2104 section 4), so a packet costs one state copy and no allocation.
+ * OpenSSL 3.0's EVP_MAC and EVP_MD_CTX_copy_ex allocate a provider context
+ * on every reuse; the low-level state structs do not, and are read-only
+ * after setup, which lets worker threads share them. */
+struct esp_hmac {
+	enum esp_auth alg;
+	union {
+		MD5_CTX md5[2];	/* [0] after K^ipad, [1] after K^opad */
+		SHA_CTX sha1[2];
+	} st;
+};
+
+/* Keys @h; keys longer than the hash block are hashed first (RFC 2104). */
+int esp_hmac_init(struct esp_hmac *h, enum esp_auth alg, const uint8_t *key,
+		  size_t key_len);
+
+/* The full HMAC of @data into @out (digest_len bytes). */
+void esp_hmac_compute(const struct esp_hmac *h, const uint8_t *data,
+		      size_t len, uint8_t *out);
+
+/* True when the truncated HMAC of @data equals @icv; compared in constant
+ * time. */
+bool esp_hmac_verify(const struct esp_hmac *h, const uint8_t *data,
+		     size_t len, const uint8_t *icv, size_t icv_len);
+
+/* Wipes the key-derived states. */
+void esp_hmac_wipe(struct esp_hmac *h);
+
+#endif

@@ -1,0 +1,96 @@
+/* The one entry point every packet goes through, whatever brought it
+ * (NFQUEUE, TUN, a UDP socket, a pcap file): classify, then keepalive,
+ * IKE pass-through, ESP decapsulation or ESP encapsulation. No I/O here. */
+#ifndef ESPNAT_ENGINE_H
+#define ESPNAT_ENGINE_H
+
+#include <stdint.h>
+
+#include "engine/drop.h"
+#include "engine/pkt.h"
+#include "engine/rng.h"
+#include "engine/sa.h"
+#include "engine/sad.h"
+
+enum esp_event_type {
+	ESP_EVENT_SEQ_EXHAUSTED,	/* an outbound SA sent sequence number 2^32-1 */
+	ESP_EVENT__COUNT
+};
+
+struct esp_event {
+	enum esp_event_type type;
+	const struct esp_sa *sa;
+};
+
+/* Called synchronously from the worker that saw the change. */
+typedef void (*esp_event_fn)(void *arg, const struct esp_event *ev);
+
+const char *esp_event_name(enum esp_event_type type);
+
+struct esp_counters {
+	uint64_t packets;	/* everything offered to esp_process */
+	uint64_t encap;
+	uint64_t decap;
+	uint64_t keepalive;
+	uint64_t bypass;	/* passed unchanged: IKE, unprotected traffic */
+	uint64_t dropped;	/* the sum of drops[] */
+	uint64_t drops[ESP_DROP__COUNT];
+};
+
+struct esp_engine;
+struct esp_worker;
+
+/* The engine owns the SAD. Returns NULL when out of memory. */
+struct esp_engine *esp_engine_new(void);
+
+/* Frees the engine, its workers and every SA. */
+void esp_engine_free(struct esp_engine *e);
+
+void esp_engine_on_event(struct esp_engine *e, esp_event_fn fn, void *arg);
+
+struct esp_sad *esp_engine_sad(struct esp_engine *e);
+
+/* Builds an SA from @p and adds it. On failure returns a negative errno and
+ * sets @why; nothing is added. */
+int esp_engine_add_sa(struct esp_engine *e, const struct esp_sa_params *p,
+		      const char **why);
+
+/* Removes and frees the SA with (@spi, @dst); -ENOENT when there is none. */
+int esp_engine_del_sa(struct esp_engine *e, uint32_t spi,
+		      const struct esp_addr *dst);
+
+/* Per-thread state: the IV pool and counters. One per packet thread. */
+struct esp_worker *esp_worker_new(struct esp_engine *e);
+
+/* The engine-wide counters: the sum over all workers. */
+void esp_engine_counters(const struct esp_engine *e, struct esp_counters *out);
+
+/* Where a packet was taken from, when the backend knows: an inbound hook
+ * sees only ESP/keepalives/IKE to unprotect, an outbound hook only
+ * plaintext to protect. ANY classifies by content alone. */
+enum esp_hint {
+	ESP_HINT_ANY,
+	ESP_HINT_INBOUND,
+	ESP_HINT_OUTBOUND,
+};
+
+enum esp_verdict {
+	ESP_VERDICT_PASS,	/* deliver unchanged */
+	ESP_VERDICT_CONSUME,	/* handled here (NAT keepalive): deliver nothing */
+	ESP_VERDICT_DROP,	/* see esp_result.reason */
+	ESP_VERDICT_ENCAP,	/* the packet is now ESP / ESP-in-UDP */
+	ESP_VERDICT_DECAP,	/* the packet is now the plaintext packet */
+};
+
+struct esp_result {
+	enum esp_verdict verdict;
+	enum esp_drop reason;		/* when dropped */
+	const struct esp_sa *sa;	/* the SA used or blamed, if any */
+};
+
+/* Processes the IP packet in @p in place. @p needs PKT_HEADROOM in front
+ * and PKT_TAILROOM behind its data for encapsulation to fit. */
+enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
+			     enum esp_hint hint, struct esp_result *r);
+
+#endif

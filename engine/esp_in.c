@@ -1,0 +1,150 @@
+/* Inbound ESP (RFC 4303 3.4): SA lookup, replay check, ICV, decryption,
+ * trailer checks, then the plaintext packet rebuilt for delivery. */
+#include <string.h>
+
+#include "engine/csum.h"
+#include "engine/engine_internal.h"
+
+#define ESP_HDR_LEN 8
+#define ECN_MASK 0x03
+#define ECN_CE 0x03
+
+static bool padding_ok(const uint8_t *pad, uint32_t padlen)
+{
+	uint8_t bad = 0;
+
+	for (uint32_t i = 0; i < padlen; i++)
+		bad |= (uint8_t)(pad[i] ^ (uint8_t)(i + 1));
+	return bad == 0;
+}
+
+/* RFC 6040 normal mode: congestion marked on the outer header reaches an
+ * ECN-capable inner packet. */
+static void propagate_ecn(uint8_t outer_tclass, uint8_t *inner, uint8_t family)
+{
+	if ((outer_tclass & ECN_MASK) != ECN_CE)
+		return;
+	if (family == AF_INET) {
+		if ((inner[1] & ECN_MASK) == 0)
+			return;
+		inner[1] |= ECN_CE;
+		csum_ipv4_header(inner);
+	} else {
+		uint8_t tc = (uint8_t)((inner[0] & 0x0f) << 4 | inner[1] >> 4);
+		if ((tc & ECN_MASK) == 0)
+			return;
+		inner[1] |= ECN_CE << 4;
+	}
+}
+
+static enum esp_verdict deliver_tunnel(struct esp_worker *w, struct esp_sa *sa,
+				       struct pkt *p, const struct ip_view *outer,
+				       uint8_t *inner, uint32_t len,
+				       uint8_t next_header, struct esp_result *r)
+{
+	struct ip_view v;
+	struct esp_flow f;
+
+	if (next_header != IPPROTO_NUM_IPV4 && next_header != IPPROTO_NUM_IPV6)
+		return esp_drop(w, r, sa, ESP_DROP_BAD_NEXT_HEADER);
+	if (ip_parse(inner, len, &v) ||
+	    v.family != (next_header == IPPROTO_NUM_IPV4 ? AF_INET : AF_INET6))
+		return esp_drop(w, r, sa, ESP_DROP_MALFORMED);
+	ip_flow(&v, &f);
+	if (!esp_selector_match(&sa->p.sel, &f))
+		return esp_drop(w, r, sa, ESP_DROP_POLICY);
+	propagate_ecn(outer->tclass, inner, v.family);
+	/* tunnel-mode TFC padding may follow the inner packet: its own
+	 * length says where it ends */
+	p->off = (uint32_t)(inner - p->buf);
+	p->len = v.len;
+	return ESP_VERDICT_DECAP;
+}
+
+/* The kept IP headers slide up against the payload; the header that named
+ * ESP (or UDP) now names what ESP carried. */
+static enum esp_verdict deliver_transport(struct esp_worker *w,
+					  struct esp_sa *sa, struct pkt *p,
+					  const struct ip_view *outer,
+					  uint8_t *payload, uint32_t len,
+					  uint8_t next_header,
+					  struct esp_result *r)
+{
+	uint32_t keep = outer->l4_off;
+	uint8_t *ip = payload - keep;
+	struct ip_view v;
+	struct esp_flow f;
+
+	memmove(ip, pkt_data(p), keep);
+	p->off = (uint32_t)(ip - p->buf);
+	p->len = keep + len;
+	ip[outer->proto_off] = next_header;
+	ip_set_len(ip, outer->family, p->len);
+	if (outer->family == AF_INET)
+		csum_ipv4_header(ip);
+
+	if (ip_parse(ip, p->len, &v))
+		return esp_drop(w, r, sa, ESP_DROP_MALFORMED);
+	ip_flow(&v, &f);
+	if (!esp_selector_match(&sa->p.sel, &f))
+		return esp_drop(w, r, sa, ESP_DROP_POLICY);
+	return ESP_VERDICT_DECAP;
+}
+
+enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
+			   const struct ip_view *v, uint32_t esp_off,
+			   uint32_t esp_len, bool udp, struct esp_result *r)
+{
+	uint8_t *esp = pkt_data(p) + esp_off;
+
+	(void)udp;
+	if (esp_len < ESP_HDR_LEN)
+		return esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
+	uint32_t spi = get_be32(esp), seq = get_be32(esp + 4);
+	struct esp_sa *sa = esp_sad_lookup_in(w->engine->sad, spi, &v->dst);
+	if (!sa)
+		return esp_drop(w, r, NULL, ESP_DROP_NO_SA);
+	r->sa = sa;
+
+	if (esp_replay_check(&sa->replay, seq) != ESP_REPLAY_OK)
+		return esp_drop(w, r, sa, ESP_DROP_REPLAY);
+
+	const struct esp_enc_info *ei = esp_enc_info(sa->p.enc);
+	const struct esp_auth_info *ai = esp_auth_info(sa->p.auth);
+	uint32_t overhead = ESP_HDR_LEN + ei->iv_len + ai->icv_len;
+	if (esp_len < overhead + ei->block)
+		return esp_drop(w, r, sa, ESP_DROP_BAD_LENGTH);
+	uint32_t ct_len = esp_len - overhead;
+	if (ct_len % ei->block)
+		return esp_drop(w, r, sa, ESP_DROP_BAD_LENGTH);
+
+	uint32_t covered = esp_len - ai->icv_len;
+	if (ai->icv_len &&
+	    !esp_hmac_verify(&sa->hmac, esp, covered, esp + covered, ai->icv_len))
+		return esp_drop(w, r, sa, ESP_DROP_AUTH);
+	/* only now, with the packet authenticated, may the window move */
+	esp_replay_update(&sa->replay, seq);
+
+	uint8_t *iv = esp + ESP_HDR_LEN, *ct = iv + ei->iv_len;
+	if (esp_cipher_run(&sa->decrypt, iv, ct, ct_len))
+		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
+
+	uint32_t padlen = ct[ct_len - 2];
+	uint8_t next_header = ct[ct_len - 1];
+	if (padlen + 2 > ct_len || !padding_ok(ct + ct_len - 2 - padlen, padlen))
+		return esp_drop(w, r, sa, ESP_DROP_BAD_PADDING);
+	if (next_header == IPPROTO_NUM_NONE)
+		return esp_drop(w, r, sa, ESP_DROP_DUMMY);
+	uint32_t len = ct_len - 2 - padlen;
+
+	enum esp_verdict verdict = sa->p.mode == ESP_MODE_TUNNEL ?
+		deliver_tunnel(w, sa, p, v, ct, len, next_header, r) :
+		deliver_transport(w, sa, p, v, ct, len, next_header, r);
+	if (verdict != ESP_VERDICT_DECAP)
+		return verdict;
+	sa->stats.packets++;
+	sa->stats.bytes += len;
+	w->counters.decap++;
+	r->verdict = ESP_VERDICT_DECAP;
+	return ESP_VERDICT_DECAP;
+}

@@ -1,0 +1,169 @@
+/* Outbound ESP (RFC 4303 3.3): pad, encrypt, authenticate, and frame in
+ * transport or tunnel mode, optionally inside UDP (RFC 3948). */
+#include <string.h>
+
+#include "encap/udpencap.h"
+#include "engine/csum.h"
+#include "engine/engine_internal.h"
+
+#define ESP_HDR_LEN 8
+#define IP_MAXPACKET 65535
+#define OUTER_TTL 64
+
+/* Sequence numbers start at 1 and never wrap (RFC 4303 3.3.3): after
+ * 2^32-1 the SA refuses to send, and says so once, when it gets there. */
+static bool next_seq(struct esp_worker *w, struct esp_sa *sa, uint32_t *seq)
+{
+	if (sa->seq_out >= ESP_SEQ_MAX)
+		return false;
+	*seq = (uint32_t)++sa->seq_out;
+	if (*seq == ESP_SEQ_MAX)
+		esp_emit(w, ESP_EVENT_SEQ_EXHAUSTED, sa);
+	return true;
+}
+
+static uint16_t encap_dport(const struct esp_sa *sa)
+{
+	return sa->p.encap_dport;
+}
+
+/* RFC 4303 2.4: pad to the cipher block (at least 4 bytes) with 1, 2, 3 ... */
+static void write_trailer(uint8_t *end, uint32_t padlen, uint8_t next_header)
+{
+	for (uint32_t i = 0; i < padlen; i++)
+		end[i] = (uint8_t)(i + 1);
+	end[padlen] = (uint8_t)padlen;
+	end[padlen + 1] = next_header;
+}
+
+static void write_outer_ipv4(uint8_t *ip, const struct esp_sa *sa,
+			     uint8_t tclass, uint16_t id, uint8_t proto,
+			     uint32_t total)
+{
+	ip[0] = 0x45;
+	ip[1] = tclass;		/* DSCP and ECN copied (RFC 6040 normal mode) */
+	put_be16(ip + 2, (uint16_t)total);
+	put_be16(ip + 4, id);
+	put_be16(ip + 6, 0);	/* no DF: a large result may be fragmented */
+	ip[8] = OUTER_TTL;
+	ip[9] = proto;
+	memcpy(ip + 12, sa->p.src.bytes, 4);
+	memcpy(ip + 16, sa->p.dst.bytes, 4);
+	csum_ipv4_header(ip);
+}
+
+static void write_outer_ipv6(uint8_t *ip, const struct esp_sa *sa,
+			     uint8_t tclass, uint8_t proto, uint32_t total)
+{
+	ip[0] = (uint8_t)(0x60 | tclass >> 4);
+	ip[1] = (uint8_t)(tclass << 4);
+	ip[2] = ip[3] = 0;
+	put_be16(ip + 4, (uint16_t)(total - IPV6_HDR_LEN));
+	ip[6] = proto;
+	ip[7] = OUTER_TTL;
+	memcpy(ip + 8, sa->p.src.bytes, 16);
+	memcpy(ip + 24, sa->p.dst.bytes, 16);
+}
+
+/* The IPv6 UDP checksum may not be 0 (RFC 8200 8.1); over IPv4 it is
+ * left 0 (RFC 3948 3.1.1). */
+static void finish_udp(uint8_t *ip, uint8_t family, uint8_t *udp, uint32_t len)
+{
+	if (family != AF_INET6)
+		return;
+	uint16_t c = csum_l4(ip + 8, ip + 24, 16, IPPROTO_NUM_UDP, udp, len);
+	put_be16(udp + 6, c ? c : 0xffff);
+}
+
+enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
+			   struct pkt *p, const struct ip_view *v,
+			   struct esp_result *r)
+{
+	const struct esp_enc_info *ei = esp_enc_info(sa->p.enc);
+	const struct esp_auth_info *ai = esp_auth_info(sa->p.auth);
+	bool tunnel = sa->p.mode == ESP_MODE_TUNNEL;
+	uint32_t udp_len = sa->p.encap ? UDP_HDR_LEN : 0;
+	uint32_t esp_hdr = ESP_HDR_LEN + ei->iv_len;
+	uint8_t outer_family = tunnel ? sa->p.src.family : v->family;
+	uint32_t outer_ip = 0, keep, plen;
+	uint8_t next_header;
+	uint16_t dport = 0;
+
+	r->sa = sa;
+	if (sa->p.encap && (dport = encap_dport(sa)) == 0)
+		return esp_drop(w, r, sa, ESP_DROP_NO_PORT);
+	if (tunnel) {
+		outer_ip = outer_family == AF_INET ? IPV4_HDR_LEN : IPV6_HDR_LEN;
+		keep = 0;
+		next_header = v->family == AF_INET ? IPPROTO_NUM_IPV4 : IPPROTO_NUM_IPV6;
+	} else {
+		keep = v->ins_off;	/* the headers that stay in front */
+		next_header = pkt_data(p)[v->ins_proto_off];
+	}
+	plen = v->len - keep;
+
+	uint32_t padlen = (ei->block - (plen + 2) % ei->block) % ei->block;
+	uint32_t ct_len = plen + padlen + 2;
+	uint32_t front = outer_ip + udp_len + esp_hdr;
+	uint32_t total = keep + front + ct_len + ai->icv_len;
+	uint32_t max_total = IP_MAXPACKET +
+			     (outer_family == AF_INET6 ? IPV6_HDR_LEN : 0);
+	if (pkt_headroom(p) < front ||
+	    pkt_tailroom(p) < padlen + 2 + ai->icv_len || total > max_total)
+		return esp_drop(w, r, sa, ESP_DROP_TOO_BIG);
+
+	uint32_t seq;
+	if (!next_seq(w, sa, &seq))
+		return esp_drop(w, r, sa, ESP_DROP_SEQ_EXHAUSTED);
+
+	write_trailer(pkt_data(p) + v->len, padlen, next_header);
+
+	/* Make room: transport mode slides the kept headers forward into the
+	 * headroom; tunnel mode adds a whole outer header. */
+	uint8_t *old = pkt_data(p);
+	p->off -= front;
+	p->len += front;
+	uint8_t *ip = pkt_data(p);
+	if (keep)
+		memmove(ip, old, keep);
+	uint8_t *udp = ip + keep + outer_ip;
+	uint8_t *esp = udp + udp_len;
+	uint8_t *iv = esp + ESP_HDR_LEN;
+	uint8_t *ct = iv + ei->iv_len;
+
+	put_be32(esp, sa->p.spi);
+	put_be32(esp + 4, seq);
+	if (ei->iv_len && esp_rng_bytes(&w->rng, iv, ei->iv_len))
+		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
+	if (esp_cipher_run(&sa->encrypt, iv, ct, ct_len))
+		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
+	if (ai->icv_len) {
+		uint8_t mac[ESP_MAX_DIGEST];
+		esp_hmac_compute(&sa->hmac, esp, ESP_HDR_LEN + ei->iv_len + ct_len, mac);
+		memcpy(ct + ct_len, mac, ai->icv_len);
+	}
+	p->len = total;
+
+	uint8_t proto = sa->p.encap ? IPPROTO_NUM_UDP : IPPROTO_NUM_ESP;
+	if (tunnel) {
+		if (outer_family == AF_INET)
+			write_outer_ipv4(ip, sa, v->tclass, w->ip_id++, proto, total);
+		else
+			write_outer_ipv6(ip, sa, v->tclass, proto, total);
+	} else {
+		ip[v->ins_proto_off] = proto;
+		ip_set_len(ip, v->family, total);
+		if (v->family == AF_INET)
+			csum_ipv4_header(ip);
+	}
+	if (sa->p.encap) {
+		uint32_t ulen = total - (uint32_t)(udp - ip);
+		udpencap_write_header(udp, sa->p.encap_sport, dport, (uint16_t)ulen);
+		finish_udp(ip, outer_family, udp, ulen);
+	}
+	sa->stats.packets++;
+	sa->stats.bytes += plen;
+	w->counters.encap++;
+	r->verdict = ESP_VERDICT_ENCAP;
+	return ESP_VERDICT_ENCAP;
+}

@@ -1,0 +1,79 @@
+#include "engine/replay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int esp_replay_init(struct esp_replay *r, uint32_t size)
+{
+	memset(r, 0, sizeof(*r));
+	if (size > ESP_REPLAY_MAX)
+		return -EINVAL;
+	r->size = size;
+
+	/* One spare word so that the words holding the oldest in-window bits
+	 * are never the ones being cleared for the newest. */
+	uint32_t need = size / 64 + 2, words = 2;
+	while (words < need)
+		words <<= 1;
+	r->words = words;
+	if (words <= 2) {
+		r->bits = r->inline_bits;
+		return 0;
+	}
+	r->bits = calloc(words, sizeof(uint64_t));
+	return r->bits ? 0 : -ENOMEM;
+}
+
+void esp_replay_free(struct esp_replay *r)
+{
+	if (r->bits && r->bits != r->inline_bits)
+		free(r->bits);
+	r->bits = NULL;
+}
+
+static inline uint32_t word_of(const struct esp_replay *r, uint32_t seq)
+{
+	return (seq >> 6) & (r->words - 1);
+}
+
+static inline uint64_t bit_of(uint32_t seq)
+{
+	return (uint64_t)1 << (seq & 63);
+}
+
+enum esp_replay_result esp_replay_check(const struct esp_replay *r,
+					uint32_t seq)
+{
+	if (r->size == 0)
+		return ESP_REPLAY_OK;
+	if (seq == 0)
+		return ESP_REPLAY_ZERO;
+	if (seq > r->top)
+		return ESP_REPLAY_OK;
+	if (r->top - seq >= r->size)
+		return ESP_REPLAY_TOO_OLD;
+	if (r->bits[word_of(r, seq)] & bit_of(seq))
+		return ESP_REPLAY_DUPLICATE;
+	return ESP_REPLAY_OK;
+}
+
+void esp_replay_update(struct esp_replay *r, uint32_t seq)
+{
+	if (r->size == 0) {
+		if (seq > r->top)
+			r->top = seq;
+		return;
+	}
+	if (seq > r->top) {
+		uint32_t from = r->top >> 6, to = seq >> 6;
+		uint32_t steps = to - from;
+
+		if (steps > r->words)
+			steps = r->words;
+		for (uint32_t i = 1; i <= steps; i++)
+			r->bits[(from + i) & (r->words - 1)] = 0;
+		r->top = seq;
+	}
+	r->bits[word_of(r, seq)] |= bit_of(seq);
+}

@@ -1,0 +1,119 @@
+/* A security association: who it protects, how, and its running state.
+ * Keys live here and nowhere else, and are wiped when the SA is freed. */
+#ifndef ESPNAT_SA_H
+#define ESPNAT_SA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/addr.h"
+#include "engine/crypto.h"
+#include "engine/drop.h"
+#include "engine/replay.h"
+
+enum esp_dir {
+	ESP_DIR_BOTH,	/* no `dir`: found by both lookups, as a kernel state */
+	ESP_DIR_IN,
+	ESP_DIR_OUT,
+};
+
+enum esp_mode {
+	ESP_MODE_TRANSPORT,
+	ESP_MODE_TUNNEL,
+};
+
+/* What traffic an SA carries: prefixes, and protocol/ports where nonzero. */
+struct esp_selector {
+	struct esp_addr src;
+	struct esp_addr dst;
+	uint8_t src_plen;
+	uint8_t dst_plen;
+	uint8_t proto;		/* 0 = any */
+	uint16_t sport;		/* 0 = any */
+	uint16_t dport;		/* 0 = any */
+};
+
+#define ESP_ENCAP_PORT 4500	/* RFC 3948 */
+
+/* Everything an SA is made from, as plain data (an SA-file line, a control
+ * request). Holds keys: wipe with esp_sa_params_wipe() when done. */
+struct esp_sa_params {
+	struct esp_addr src;		/* outer addresses */
+	struct esp_addr dst;
+	uint32_t spi;
+	uint32_t reqid;			/* registration group; 0 = none */
+	enum esp_dir dir;
+	enum esp_mode mode;
+	uint32_t replay_window;
+	enum esp_enc enc;
+	enum esp_auth auth;
+	uint8_t enc_key_len;
+	uint8_t auth_key_len;
+	uint8_t enc_key[ESP_MAX_ENC_KEY];
+	uint8_t auth_key[ESP_MAX_AUTH_KEY];
+	bool encap;			/* ESP-in-UDP (RFC 3948) */
+	uint16_t encap_sport;
+	uint16_t encap_dport;		/* 0 = learn from the peer */
+	struct esp_addr encap_oa;	/* NAT-OA; family 0 when unset */
+	struct esp_selector sel;	/* defaults to src/dst, any protocol */
+};
+
+/* Sets the documented defaults: transport, both directions, window 64. */
+void esp_sa_params_init(struct esp_sa_params *p);
+void esp_sa_params_wipe(struct esp_sa_params *p);
+
+struct esp_sa_stats {
+	uint64_t packets;		/* protected or unprotected */
+	uint64_t bytes;			/* of plaintext */
+	uint64_t drops[ESP_DROP__COUNT];
+};
+
+struct esp_group;
+
+struct esp_sa {
+	struct esp_sa_params p;
+	struct esp_cipher encrypt;	/* outbound use; no context for dir in */
+	struct esp_cipher decrypt;	/* inbound use; no context for dir out */
+	struct esp_hmac hmac;
+	struct esp_replay replay;
+	uint64_t seq_out;		/* last sequence number sent */
+	struct esp_sa_stats stats;
+	struct esp_group *group;	/* set by the SAD from p.reqid */
+
+	/* SAD bookkeeping */
+	struct esp_sa *id_next;		/* (SPI, dst) chain */
+	struct esp_sa *sel_next;	/* outbound selector chain */
+	struct esp_sa *group_next;	/* members of the same group */
+	struct esp_sa *all_prev;	/* every SA, in the order added */
+	struct esp_sa *all_next;
+	uint32_t id_hash;
+	uint32_t sel_hash;
+	uint32_t sel_sig;		/* selector class, see sad.c */
+};
+
+#define ESP_SEQ_MAX 0xffffffffu
+
+/* Validates @p and builds an SA with its cipher and HMAC keyed. On error
+ * returns a negative errno and points @why at a sentence for people. */
+int esp_sa_create(const struct esp_sa_params *p, struct esp_sa **out,
+		  const char **why);
+
+/* Wipes every key and key-derived state, then frees. NULL is fine. */
+void esp_sa_free(struct esp_sa *sa);
+
+static inline bool esp_sa_is_inbound(const struct esp_sa *sa)
+{
+	return sa->p.dir != ESP_DIR_OUT;
+}
+
+static inline bool esp_sa_is_outbound(const struct esp_sa *sa)
+{
+	return sa->p.dir != ESP_DIR_IN;
+}
+
+/* Whether @f lies inside @sel. */
+bool esp_selector_match(const struct esp_selector *sel,
+			const struct esp_flow *f);
+
+#endif

@@ -1,0 +1,395 @@
+#include "engine/sad.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+/* Intrusive chained hash tables. The SA carries one link per table; the
+ * table code reaches it through an offset so that one set of helpers serves
+ * the (SPI, dst) index and the selector index. */
+struct chain_table {
+	struct esp_sa **b;
+	uint32_t mask;
+	uint32_t count;
+	size_t link;		/* offsetof(struct esp_sa, <link>) */
+	size_t hash;		/* offsetof(struct esp_sa, <hash>) */
+};
+
+#define LINK(t, sa) (*(struct esp_sa **)((char *)(sa) + (t)->link))
+#define HASH(t, sa) (*(uint32_t *)((char *)(sa) + (t)->hash))
+
+/* Outbound selectors are grouped by shape (family, prefix lengths, which of
+ * protocol/ports are given): a lookup hashes the packet once per shape in
+ * use, most specific first. Deployments have a handful of shapes, so this
+ * stays O(1) in the number of SAs. */
+struct sel_class {
+	uint32_t sig;
+	uint32_t rank;
+	uint32_t nsas;
+};
+
+struct esp_sad {
+	uint64_t seed;		/* random, so peers cannot aim at one chain */
+	struct chain_table id;
+	struct chain_table sel;
+	struct sel_class *classes;
+	size_t nclasses;
+	size_t cap_classes;
+	struct esp_sa *first;
+	struct esp_sa *last;
+	size_t count;
+};
+
+#define SIG_PROTO (1u << 16)
+#define SIG_SPORT (1u << 17)
+#define SIG_DPORT (1u << 18)
+#define SIG_V6 (1u << 19)
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+	h ^= v;
+	h *= 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+static uint64_t mix_addr(uint64_t h, const struct esp_addr *a)
+{
+	uint64_t w[2];
+
+	memcpy(w, a->bytes, sizeof(w));
+	return mix(mix(h, w[0]), w[1]);
+}
+
+static uint32_t finish(uint64_t h)
+{
+	h = mix(h, 0x5bd1e995);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+static uint32_t id_hash(const struct esp_sad *sad, uint32_t spi,
+			const struct esp_addr *dst)
+{
+	return finish(mix_addr(mix(sad->seed, (uint64_t)spi << 8 | dst->family),
+			       dst));
+}
+
+static uint32_t sel_hash(const struct esp_sad *sad, uint32_t sig,
+			 const struct esp_addr *src, const struct esp_addr *dst,
+			 uint8_t proto, uint16_t sport, uint16_t dport)
+{
+	uint64_t h = mix(sad->seed ^ 0xa5a5a5a5, sig);
+
+	h = mix_addr(mix_addr(h, src), dst);
+	h = mix(h, (uint64_t)proto << 32 | (uint64_t)sport << 16 | dport);
+	return finish(h);
+}
+
+static int table_init(struct chain_table *t, size_t link, size_t hash)
+{
+	t->mask = 63;
+	t->count = 0;
+	t->link = link;
+	t->hash = hash;
+	t->b = calloc(t->mask + 1, sizeof(*t->b));
+	return t->b ? 0 : -ENOMEM;
+}
+
+/* Doubles the bucket array once the load passes 1; a failed resize only
+ * leaves the chains longer. */
+static void table_grow(struct chain_table *t)
+{
+	uint32_t n = (t->mask + 1) * 2;
+	struct esp_sa **nb = calloc(n, sizeof(*nb));
+
+	if (!nb)
+		return;
+	for (uint32_t i = 0; i <= t->mask; i++) {
+		struct esp_sa *sa = t->b[i];
+		while (sa) {
+			struct esp_sa *next = LINK(t, sa);
+			uint32_t j = HASH(t, sa) & (n - 1);
+			LINK(t, sa) = nb[j];
+			nb[j] = sa;
+			sa = next;
+		}
+	}
+	free(t->b);
+	t->b = nb;
+	t->mask = n - 1;
+}
+
+static void table_insert(struct chain_table *t, struct esp_sa *sa, uint32_t h)
+{
+	if (t->count > t->mask)
+		table_grow(t);
+	HASH(t, sa) = h;
+	uint32_t i = h & t->mask;
+	LINK(t, sa) = t->b[i];
+	t->b[i] = sa;
+	t->count++;
+}
+
+static void table_remove(struct chain_table *t, struct esp_sa *sa)
+{
+	struct esp_sa **pp = &t->b[HASH(t, sa) & t->mask];
+
+	for (; *pp; pp = &LINK(t, *pp)) {
+		if (*pp == sa) {
+			*pp = LINK(t, sa);
+			LINK(t, sa) = NULL;
+			t->count--;
+			return;
+		}
+	}
+}
+
+struct esp_sad *esp_sad_new(void)
+{
+	struct esp_sad *sad = calloc(1, sizeof(*sad));
+
+	if (!sad)
+		return NULL;
+	if (RAND_bytes((unsigned char *)&sad->seed, sizeof(sad->seed)) != 1 ||
+	    table_init(&sad->id, offsetof(struct esp_sa, id_next),
+		       offsetof(struct esp_sa, id_hash)) ||
+	    table_init(&sad->sel, offsetof(struct esp_sa, sel_next),
+		       offsetof(struct esp_sa, sel_hash))) {
+		esp_sad_free(sad);
+		return NULL;
+	}
+	return sad;
+}
+
+void esp_sad_free(struct esp_sad *sad)
+{
+	if (!sad)
+		return;
+	struct esp_sa *sa = sad->first;
+	while (sa) {
+		struct esp_sa *next = sa->all_next;
+		esp_sa_free(sa);
+		sa = next;
+	}
+	free(sad->id.b);
+	free(sad->sel.b);
+	free(sad->classes);
+	free(sad);
+}
+
+static uint32_t selector_sig(const struct esp_selector *s)
+{
+	uint32_t sig = s->src_plen | (uint32_t)s->dst_plen << 8;
+
+	if (s->proto)
+		sig |= SIG_PROTO;
+	if (s->sport)
+		sig |= SIG_SPORT;
+	if (s->dport)
+		sig |= SIG_DPORT;
+	if (s->src.family == AF_INET6)
+		sig |= SIG_V6;
+	return sig;
+}
+
+static uint32_t selector_rank(const struct esp_selector *s)
+{
+	return ((uint32_t)s->src_plen + s->dst_plen) * 8 +
+	       (s->proto ? 4u : 0u) + (s->sport ? 1u : 0u) + (s->dport ? 1u : 0u);
+}
+
+static struct sel_class *class_find(struct esp_sad *sad, uint32_t sig)
+{
+	for (size_t i = 0; i < sad->nclasses; i++)
+		if (sad->classes[i].sig == sig)
+			return &sad->classes[i];
+	return NULL;
+}
+
+/* Keeps the classes sorted by rank, most specific first. */
+static struct sel_class *class_add(struct esp_sad *sad, uint32_t sig,
+				   uint32_t rank)
+{
+	if (sad->nclasses == sad->cap_classes) {
+		size_t n = sad->cap_classes ? sad->cap_classes * 2 : 8;
+		struct sel_class *c = realloc(sad->classes, n * sizeof(*c));
+		if (!c)
+			return NULL;
+		sad->classes = c;
+		sad->cap_classes = n;
+	}
+	size_t i = sad->nclasses;
+	while (i > 0 && sad->classes[i - 1].rank < rank) {
+		sad->classes[i] = sad->classes[i - 1];
+		i--;
+	}
+	sad->classes[i] = (struct sel_class){ .sig = sig, .rank = rank };
+	sad->nclasses++;
+	return &sad->classes[i];
+}
+
+static void class_put(struct esp_sad *sad, uint32_t sig)
+{
+	struct sel_class *c = class_find(sad, sig);
+
+	if (!c || --c->nsas > 0)
+		return;
+	size_t i = (size_t)(c - sad->classes);
+	memmove(c, c + 1, (sad->nclasses - i - 1) * sizeof(*c));
+	sad->nclasses--;
+}
+
+static uint32_t sa_sel_hash(const struct esp_sad *sad, const struct esp_sa *sa)
+{
+	const struct esp_selector *s = &sa->p.sel;
+
+	return sel_hash(sad, sa->sel_sig, &s->src, &s->dst, s->proto, s->sport,
+			s->dport);
+}
+
+static bool same_selector(const struct esp_sa *a, const struct esp_sa *b)
+{
+	const struct esp_selector *x = &a->p.sel, *y = &b->p.sel;
+
+	return a->sel_sig == b->sel_sig && esp_addr_equal(&x->src, &y->src) &&
+	       esp_addr_equal(&x->dst, &y->dst) && x->proto == y->proto &&
+	       x->sport == y->sport && x->dport == y->dport;
+}
+
+static struct esp_sa *find_same_selector(const struct esp_sad *sad,
+					 const struct esp_sa *sa, uint32_t h)
+{
+	for (struct esp_sa *o = sad->sel.b[h & sad->sel.mask]; o; o = o->sel_next)
+		if (o->sel_hash == h && same_selector(o, sa))
+			return o;
+	return NULL;
+}
+
+int esp_sad_add(struct esp_sad *sad, struct esp_sa *sa, const char **why)
+{
+	if (esp_sad_find(sad, sa->p.spi, &sa->p.dst)) {
+		*why = "an SA with this SPI and dst exists";
+		return -EEXIST;
+	}
+	uint32_t hsel = 0;
+	if (esp_sa_is_outbound(sa)) {
+		sa->sel_sig = selector_sig(&sa->p.sel);
+		hsel = sa_sel_hash(sad, sa);
+		if (find_same_selector(sad, sa, hsel)) {
+			*why = "an outbound SA with the same selector exists";
+			return -EEXIST;
+		}
+		struct sel_class *c = class_find(sad, sa->sel_sig);
+		if (!c)
+			c = class_add(sad, sa->sel_sig, selector_rank(&sa->p.sel));
+		if (!c) {
+			*why = "out of memory";
+			return -ENOMEM;
+		}
+		c->nsas++;
+		table_insert(&sad->sel, sa, hsel);
+	}
+	table_insert(&sad->id, sa, id_hash(sad, sa->p.spi, &sa->p.dst));
+
+	sa->all_prev = sad->last;
+	sa->all_next = NULL;
+	if (sad->last)
+		sad->last->all_next = sa;
+	else
+		sad->first = sa;
+	sad->last = sa;
+	sad->count++;
+	return 0;
+}
+
+void esp_sad_remove(struct esp_sad *sad, struct esp_sa *sa)
+{
+	table_remove(&sad->id, sa);
+	if (esp_sa_is_outbound(sa)) {
+		table_remove(&sad->sel, sa);
+		class_put(sad, sa->sel_sig);
+	}
+	if (sa->all_prev)
+		sa->all_prev->all_next = sa->all_next;
+	else
+		sad->first = sa->all_next;
+	if (sa->all_next)
+		sa->all_next->all_prev = sa->all_prev;
+	else
+		sad->last = sa->all_prev;
+	sa->all_prev = sa->all_next = NULL;
+	sad->count--;
+}
+
+struct esp_sa *esp_sad_find(const struct esp_sad *sad, uint32_t spi,
+			    const struct esp_addr *dst)
+{
+	uint32_t h = id_hash(sad, spi, dst);
+
+	for (struct esp_sa *sa = sad->id.b[h & sad->id.mask]; sa; sa = sa->id_next)
+		if (sa->id_hash == h && sa->p.spi == spi &&
+		    esp_addr_equal(&sa->p.dst, dst))
+			return sa;
+	return NULL;
+}
+
+struct esp_sa *esp_sad_lookup_in(const struct esp_sad *sad, uint32_t spi,
+				 const struct esp_addr *dst)
+{
+	struct esp_sa *sa = esp_sad_find(sad, spi, dst);
+
+	return sa && esp_sa_is_inbound(sa) ? sa : NULL;
+}
+
+static struct esp_sa *lookup_class(const struct esp_sad *sad, uint32_t sig,
+				   const struct esp_flow *f)
+{
+	struct esp_addr src = f->src, dst = f->dst;
+	uint8_t proto = sig & SIG_PROTO ? f->proto : 0;
+	uint16_t sport = sig & SIG_SPORT ? f->sport : 0;
+	uint16_t dport = sig & SIG_DPORT ? f->dport : 0;
+
+	esp_addr_mask(&src, sig & 0xff);
+	esp_addr_mask(&dst, (sig >> 8) & 0xff);
+	uint32_t h = sel_hash(sad, sig, &src, &dst, proto, sport, dport);
+	for (struct esp_sa *sa = sad->sel.b[h & sad->sel.mask]; sa;
+	     sa = sa->sel_next) {
+		const struct esp_selector *s = &sa->p.sel;
+		if (sa->sel_hash == h && sa->sel_sig == sig &&
+		    esp_addr_equal(&s->src, &src) && esp_addr_equal(&s->dst, &dst) &&
+		    s->proto == proto && s->sport == sport && s->dport == dport)
+			return sa;
+	}
+	return NULL;
+}
+
+struct esp_sa *esp_sad_lookup_out(const struct esp_sad *sad,
+				  const struct esp_flow *f)
+{
+	uint32_t fam = f->src.family == AF_INET6 ? SIG_V6 : 0;
+
+	for (size_t i = 0; i < sad->nclasses; i++) {
+		uint32_t sig = sad->classes[i].sig;
+		if ((sig & SIG_V6) != fam)
+			continue;
+		/* a later fragment shows no ports: only port-free selectors
+		 * can claim it (the engine refuses protected fragments) */
+		if ((sig & (SIG_SPORT | SIG_DPORT)) && f->sport == 0 && f->dport == 0)
+			continue;
+		struct esp_sa *sa = lookup_class(sad, sig, f);
+		if (sa)
+			return sa;
+	}
+	return NULL;
+}
+
+size_t esp_sad_count(const struct esp_sad *sad)
+{
+	return sad->count;
+}
+
+struct esp_sa *esp_sad_first(const struct esp_sad *sad)
+{
+	return sad->first;
+}

@@ -1,0 +1,49 @@
+/* The SA database: inbound lookup by (SPI, outer destination), outbound
+ * lookup by selector. Both are hash lookups, O(1) expected however many SAs
+ * there are; nothing scans the SAs per packet. */
+#ifndef ESPNAT_SAD_H
+#define ESPNAT_SAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/sa.h"
+
+struct esp_sad;
+
+struct esp_sad *esp_sad_new(void);
+
+/* Frees the database and every SA still in it. */
+void esp_sad_free(struct esp_sad *sad);
+
+/* Adds @sa; the SAD owns it from then on. Refuses (-EEXIST, with @why) an
+ * SA whose (SPI, dst) is taken, or an outbound SA whose selector equals an
+ * existing one's: either would make a lookup ambiguous. */
+int esp_sad_add(struct esp_sad *sad, struct esp_sa *sa, const char **why);
+
+/* Unlinks @sa; the caller frees it. */
+void esp_sad_remove(struct esp_sad *sad, struct esp_sa *sa);
+
+/* The SA with this (SPI, dst) in either direction, or NULL. */
+struct esp_sa *esp_sad_find(const struct esp_sad *sad, uint32_t spi,
+			    const struct esp_addr *dst);
+
+/* The inbound SA for an arriving ESP packet, or NULL. */
+struct esp_sa *esp_sad_lookup_in(const struct esp_sad *sad, uint32_t spi,
+				 const struct esp_addr *dst);
+
+/* The outbound SA whose selector holds @f; when several do, the most
+ * specific (longest prefixes, then protocol, then ports). NULL if none. */
+struct esp_sa *esp_sad_lookup_out(const struct esp_sad *sad,
+				  const struct esp_flow *f);
+
+size_t esp_sad_count(const struct esp_sad *sad);
+
+/* The SAs in the order they were added: first, then next until NULL. */
+struct esp_sa *esp_sad_first(const struct esp_sad *sad);
+static inline struct esp_sa *esp_sad_next(const struct esp_sa *sa)
+{
+	return sa->all_next;
+}
+
+#endif

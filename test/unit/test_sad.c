@@ -1,0 +1,117 @@
+/* The SA database: inbound and outbound lookups, specificity, refusals,
+ * removal, and many SAs. */
+#include <stdio.h>
+
+#include "engine/engine.h"
+#include "engine/sad.h"
+#include "test/unit/check.h"
+#include "test/unit/testutil.h"
+
+#define KEY "auth hmac(md5) 0x00112233445566778899aabbccddeeff"
+
+static struct esp_flow flow(const char *src, const char *dst, uint8_t proto,
+			    uint16_t sport, uint16_t dport)
+{
+	struct esp_flow f;
+
+	esp_addr_parse(src, &f.src);
+	esp_addr_parse(dst, &f.dst);
+	f.proto = proto;
+	f.sport = sport;
+	f.dport = dport;
+	return f;
+}
+
+static uint32_t out_spi(struct esp_sad *sad, struct esp_flow f)
+{
+	struct esp_sa *sa = esp_sad_lookup_out(sad, &f);
+	return sa ? sa->p.spi : 0;
+}
+
+static void test_specificity(void)
+{
+	struct esp_engine *e = esp_engine_new();
+	struct esp_sad *sad = esp_engine_sad(e);
+
+	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x100 " KEY " sel src 10.0.0.0/8 dst 10.0.0.0/8 dir out");
+	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x101 " KEY " sel src 10.0.0.1 dst 10.0.0.2 dir out");
+	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x102 " KEY " sel src 10.0.0.1 dst 10.0.0.2 proto udp dir out");
+	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x103 " KEY " sel src 10.0.0.1 dst 10.0.0.2 proto udp sport 5062 dport 5064 dir out");
+	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x104 " KEY " dir in");
+
+	CHECK_EQ(out_spi(sad, flow("10.0.0.1", "10.0.0.2", 17, 5062, 5064)), 0x103);
+	CHECK_EQ(out_spi(sad, flow("10.0.0.1", "10.0.0.2", 17, 5062, 5065)), 0x102);
+	CHECK_EQ(out_spi(sad, flow("10.0.0.1", "10.0.0.2", 6, 5062, 5064)), 0x101);
+	CHECK_EQ(out_spi(sad, flow("10.9.9.9", "10.1.1.1", 6, 1, 2)), 0x100);
+	CHECK_EQ(out_spi(sad, flow("11.0.0.1", "10.0.0.2", 17, 5062, 5064)), 0);
+	CHECK_EQ(out_spi(sad, flow("::1", "::2", 17, 5062, 5064)), 0);
+
+	struct esp_addr dst;
+	esp_addr_parse("10.0.0.2", &dst);
+	CHECK(esp_sad_lookup_in(sad, 0x104, &dst) != NULL);
+	CHECK(esp_sad_lookup_in(sad, 0x103, &dst) == NULL);	/* outbound only */
+	CHECK(esp_sad_find(sad, 0x103, &dst) != NULL);
+
+	/* removing the most specific exposes the next */
+	CHECK_EQ(esp_engine_del_sa(e, 0x103, &dst), 0);
+	CHECK_EQ(esp_engine_del_sa(e, 0x103, &dst), -2);
+	CHECK_EQ(out_spi(sad, flow("10.0.0.1", "10.0.0.2", 17, 5062, 5064)), 0x102);
+	CHECK_EQ(esp_sad_count(sad), 4);
+	esp_engine_free(e);
+}
+
+static void test_ipv6_prefixes(void)
+{
+	struct esp_engine *e = esp_engine_new();
+	struct esp_sad *sad = esp_engine_sad(e);
+
+	add_sa(e, "src 2001:db8::1 dst 2001:db8::2 proto esp spi 0x200 " KEY
+		  " sel src 2001:db8:1::/48 dst 2001:db8:2::/47 proto udp dir out");
+	CHECK_EQ(out_spi(sad, flow("2001:db8:1:ffff::9", "2001:db8:3::1", 17, 1, 2)), 0x200);
+	CHECK_EQ(out_spi(sad, flow("2001:db8:1:ffff::9", "2001:db8:4::1", 17, 1, 2)), 0);
+	CHECK_EQ(out_spi(sad, flow("2001:db8:1:ffff::9", "2001:db8:3::1", 6, 1, 2)), 0);
+	esp_engine_free(e);
+}
+
+/* Many SAs, every one found by both lookups, none found by a wrong key. */
+static void test_many(void)
+{
+	struct esp_engine *e = esp_engine_new();
+	struct esp_sad *sad = esp_engine_sad(e);
+	char line[512];
+	const int n = 20000;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(line, sizeof(line),
+			 "src 10.0.0.1 dst 10.%d.%d.2 proto esp spi %d " KEY
+			 " sel src 10.0.0.1 dst 10.%d.%d.2 proto udp sport %d dport 5064",
+			 i / 250, i % 250, 1000 + i, i / 250, i % 250, 1024 + i % 30000);
+		add_sa(e, line);
+	}
+	CHECK_EQ(esp_sad_count(sad), n);
+	int found_in = 0, found_out = 0, wrong = 0;
+	for (int i = 0; i < n; i++) {
+		char dst[32];
+		struct esp_addr a;
+		snprintf(dst, sizeof(dst), "10.%d.%d.2", i / 250, i % 250);
+		esp_addr_parse(dst, &a);
+		struct esp_sa *sa = esp_sad_lookup_in(sad, (uint32_t)(1000 + i), &a);
+		found_in += sa && sa->p.spi == (uint32_t)(1000 + i);
+		wrong += esp_sad_lookup_in(sad, (uint32_t)(1000 + i + 1), &a) != NULL &&
+			 i + 1 < n && (i + 1) / 250 == i / 250 && (i + 1) % 250 == i % 250;
+		found_out += out_spi(sad, flow("10.0.0.1", dst, 17, (uint16_t)(1024 + i % 30000),
+					       5064)) == (uint32_t)(1000 + i);
+	}
+	CHECK_EQ(found_in, n);
+	CHECK_EQ(found_out, n);
+	CHECK_EQ(wrong, 0);
+	esp_engine_free(e);
+}
+
+int main(void)
+{
+	test_specificity();
+	test_ipv6_prefixes();
+	test_many();
+	return check_done("test_sad");
+}

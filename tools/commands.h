@@ -1,0 +1,7 @@
+/* The espnat subcommands, one file each. */
+#ifndef ESPNAT_TOOLS_COMMANDS_H
+#define ESPNAT_TOOLS_COMMANDS_H
+
+int cmd_pcap(int argc, char **argv);
+
+#endif

@@ -1,0 +1,53 @@
+/* espnat: the command-line tool. Each subcommand lives in its own file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/commands.h"
+
+#ifndef ESPNAT_VERSION
+#define ESPNAT_VERSION "unknown"
+#endif
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "pcap", cmd_pcap, "protect/unprotect the packets of a capture with an SA file" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: espnat COMMAND [OPTIONS]\n"
+		   "       espnat COMMAND --help\n\n"
+		   "Userspace IPsec ESP with RFC 3948 UDP encapsulation and NAT traversal.\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n  --help     this text\n  --version  the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("espnat %s\n", ESPNAT_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "espnat: unknown command '%s' (try 'espnat --help')\n", cmd);
+	return 2;
+}
