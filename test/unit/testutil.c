@@ -81,7 +81,8 @@ size_t build_udp(uint8_t *buf, const char *src, const char *dst,
 	put_be16(udp + 2, dport);
 	put_be16(udp + 4, (uint16_t)(8 + plen));
 	put_be16(udp + 6, 0);
-	memcpy(udp + 8, payload, plen);
+	if (plen)
+		memcpy(udp + 8, payload, plen);
 	uint16_t c = csum_l4(buf + (hl == 20 ? 12 : 8), buf + (hl == 20 ? 16 : 24),
 			     esp_addr_len(&s), IPPROTO_NUM_UDP, udp, 8 + plen);
 	put_be16(udp + 6, c ? c : 0xffff);
