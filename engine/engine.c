@@ -6,6 +6,7 @@
 
 #include <openssl/rand.h>
 
+#include "encap/table.h"
 #include "encap/udpencap.h"
 #include "engine/engine_internal.h"
 
@@ -20,16 +21,6 @@ const char *esp_drop_name(enum esp_drop reason)
 	return reason < ESP_DROP__COUNT ? drop_names[reason] : "?";
 }
 
-const char *esp_event_name(enum esp_event_type type)
-{
-	switch (type) {
-	case ESP_EVENT_SEQ_EXHAUSTED:
-		return "exhausted";
-	default:
-		return "?";
-	}
-}
-
 struct esp_engine *esp_engine_new(void)
 {
 	struct esp_engine *e = calloc(1, sizeof(*e));
@@ -37,7 +28,10 @@ struct esp_engine *esp_engine_new(void)
 	if (!e)
 		return NULL;
 	e->sad = esp_sad_new();
-	if (!e->sad) {
+	e->table = encap_table_new();
+	if (!e->sad || !e->table) {
+		esp_sad_free(e->sad);
+		encap_table_free(e->table);
 		free(e);
 		return NULL;
 	}
@@ -55,6 +49,8 @@ void esp_engine_free(struct esp_engine *e)
 		free(w);
 		w = next;
 	}
+	/* groups first: freeing the SAD frees the SAs they point at */
+	encap_table_free(e->table);
 	esp_sad_free(e->sad);
 	free(e);
 }
@@ -70,29 +66,94 @@ struct esp_sad *esp_engine_sad(struct esp_engine *e)
 	return e->sad;
 }
 
+struct encap_table *esp_engine_table(struct esp_engine *e)
+{
+	return e->table;
+}
+
+void esp_engine_emit(struct esp_engine *e, const struct esp_event *ev)
+{
+	if (e->on_event)
+		e->on_event(e->event_arg, ev);
+}
+
+void esp_emit_sa(struct esp_engine *e, enum esp_event_type type,
+		 const struct esp_sa *sa)
+{
+	struct esp_event ev = {
+		.type = type,
+		.spi = sa->p.spi,
+		.reqid = sa->p.reqid,
+		.src = sa->p.src,
+		.dst = sa->p.dst,
+	};
+	esp_engine_emit(e, &ev);
+}
+
+static void emit_group(struct esp_engine *e, enum esp_event_type type,
+		       uint32_t reqid)
+{
+	struct esp_event ev = { .type = type, .reqid = reqid };
+
+	esp_engine_emit(e, &ev);
+}
+
+static int refuse(struct esp_engine *e, const struct esp_sa_params *p,
+		  const char *why, int err)
+{
+	struct esp_event ev = {
+		.type = ESP_EVENT_REFUSED,
+		.spi = p->spi,
+		.reqid = p->reqid,
+		.src = p->src,
+		.dst = p->dst,
+		.reason = why,
+	};
+	esp_engine_emit(e, &ev);
+	return err;
+}
+
 int esp_engine_add_sa(struct esp_engine *e, const struct esp_sa_params *p,
 		      const char **why)
 {
 	struct esp_sa *sa;
+	bool created;
 	int err = esp_sa_create(p, &sa, why);
 
 	if (err)
-		return err;
-	err = esp_sad_add(e->sad, sa, why);
-	if (err)
+		return refuse(e, p, *why, err);
+	err = encap_table_check(e->table, sa, why);
+	if (!err)
+		err = esp_sad_add(e->sad, sa, why);
+	if (err) {
 		esp_sa_free(sa);
-	return err;
+		return refuse(e, p, *why, err);
+	}
+	err = encap_table_attach(e->table, sa, &created);
+	if (err) {
+		esp_sad_remove(e->sad, sa);
+		esp_sa_free(sa);
+		*why = "out of memory";
+		return refuse(e, p, *why, err);
+	}
+	if (created)
+		emit_group(e, ESP_EVENT_GROUP_ADDED, p->reqid);
+	return 0;
 }
 
 int esp_engine_del_sa(struct esp_engine *e, uint32_t spi,
 		      const struct esp_addr *dst)
 {
 	struct esp_sa *sa = esp_sad_find(e->sad, spi, dst);
+	uint32_t reqid;
 
 	if (!sa)
 		return -ENOENT;
+	bool last = encap_table_detach(e->table, sa, &reqid);
 	esp_sad_remove(e->sad, sa);
 	esp_sa_free(sa);
+	if (last)
+		emit_group(e, ESP_EVENT_GROUP_REMOVED, reqid);
 	return 0;
 }
 
@@ -112,6 +173,11 @@ struct esp_worker *esp_worker_new(struct esp_engine *e)
 	return w;
 }
 
+void esp_worker_set_time(struct esp_worker *w, uint64_t now_ms)
+{
+	w->now_ms = now_ms;
+}
+
 void esp_engine_counters(const struct esp_engine *e, struct esp_counters *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -126,15 +192,6 @@ void esp_engine_counters(const struct esp_engine *e, struct esp_counters *out)
 		for (int i = 0; i < ESP_DROP__COUNT; i++)
 			out->drops[i] += c->drops[i];
 	}
-}
-
-void esp_emit(struct esp_worker *w, enum esp_event_type type,
-	      const struct esp_sa *sa)
-{
-	struct esp_event ev = { .type = type, .sa = sa };
-
-	if (w->engine->on_event)
-		w->engine->on_event(w->engine->event_arg, &ev);
 }
 
 enum esp_verdict esp_drop(struct esp_worker *w, struct esp_result *r,
@@ -174,6 +231,7 @@ static enum esp_verdict from_port_4500(struct esp_worker *w, struct pkt *p,
 	uint32_t plen = ulen - UDP_HDR_LEN;
 	switch (udpencap_classify(payload, plen)) {
 	case UDPENCAP_KEEPALIVE:
+		encap_table_keepalive(w->engine->table, &v->src, v->sport, w->now_ms);
 		w->counters.keepalive++;
 		r->verdict = ESP_VERDICT_CONSUME;
 		return ESP_VERDICT_CONSUME;

@@ -12,20 +12,41 @@
 #include "engine/sa.h"
 #include "engine/sad.h"
 
+struct encap_table;
+
 enum esp_event_type {
-	ESP_EVENT_SEQ_EXHAUSTED,	/* an outbound SA sent sequence number 2^32-1 */
+	ESP_EVENT_LEARNED,	/* a registration's port_Uenc became known */
+	ESP_EVENT_MOVED,	/* an authenticated packet moved it (NAT rebinding) */
+	ESP_EVENT_SILENT,	/* a registration was not heard for too long */
+	ESP_EVENT_REFUSED,	/* an SA was not added; reason says why */
+	ESP_EVENT_EXHAUSTED,	/* an outbound SA sent sequence number 2^32-1 */
+	ESP_EVENT_GROUP_ADDED,	/* the first SA of a registration arrived */
+	ESP_EVENT_GROUP_REMOVED,	/* the last SA of a registration went */
 	ESP_EVENT__COUNT
 };
 
+/* Plain values, so that a handler may keep or print them after the SA is
+ * gone. Fields that do not apply to a type are zero. */
 struct esp_event {
 	enum esp_event_type type;
-	const struct esp_sa *sa;
+	uint32_t spi;
+	uint32_t reqid;
+	struct esp_addr src;		/* the SA's, or the group's far end */
+	struct esp_addr dst;
+	uint16_t old_port;
+	uint16_t new_port;
+	uint64_t quiet_ms;		/* SILENT: how long nothing was heard */
+	const char *reason;		/* REFUSED */
 };
 
 /* Called synchronously from the worker that saw the change. */
 typedef void (*esp_event_fn)(void *arg, const struct esp_event *ev);
 
 const char *esp_event_name(enum esp_event_type type);
+
+/* One line, no newline, key=value after the name, e.g.
+ * "learned reqid=1 peer=198.51.100.7 port=40123 spi=0x0000115c". */
+int esp_event_format(const struct esp_event *ev, char *buf, size_t len);
 
 struct esp_counters {
 	uint64_t packets;	/* everything offered to esp_process */
@@ -49,9 +70,15 @@ void esp_engine_free(struct esp_engine *e);
 void esp_engine_on_event(struct esp_engine *e, esp_event_fn fn, void *arg);
 
 struct esp_sad *esp_engine_sad(struct esp_engine *e);
+struct encap_table *esp_engine_table(struct esp_engine *e);
 
-/* Builds an SA from @p and adds it. On failure returns a negative errno and
- * sets @why; nothing is added. */
+/* Hands @ev to the event handler, if any (for events raised outside the
+ * packet path, such as a liveness sweep). */
+void esp_engine_emit(struct esp_engine *e, const struct esp_event *ev);
+
+/* Builds an SA from @p and adds it to the SAD and its registration group.
+ * On failure returns a negative errno and sets @why, raises a REFUSED
+ * event, and adds nothing. */
 int esp_engine_add_sa(struct esp_engine *e, const struct esp_sa_params *p,
 		      const char **why);
 
@@ -61,6 +88,11 @@ int esp_engine_del_sa(struct esp_engine *e, uint32_t spi,
 
 /* Per-thread state: the IV pool and counters. One per packet thread. */
 struct esp_worker *esp_worker_new(struct esp_engine *e);
+
+/* The time packets handled next arrived at, in milliseconds of any
+ * monotonic clock (a capture's timestamps, or CLOCK_MONOTONIC): the engine
+ * never reads a clock itself. It dates the liveness of registrations. */
+void esp_worker_set_time(struct esp_worker *w, uint64_t now_ms);
 
 /* The engine-wide counters: the sum over all workers. */
 void esp_engine_counters(const struct esp_engine *e, struct esp_counters *out);

@@ -11,17 +11,20 @@ struct esp_worker {
 	struct esp_rng rng;
 	struct esp_counters counters;
 	uint16_t ip_id;		/* identification field of outer IPv4 headers */
+	uint64_t now_ms;
 };
 
 struct esp_engine {
 	struct esp_sad *sad;
+	struct encap_table *table;
 	struct esp_worker *workers;
 	esp_event_fn on_event;
 	void *event_arg;
 };
 
-void esp_emit(struct esp_worker *w, enum esp_event_type type,
-	      const struct esp_sa *sa);
+/* An event about @sa (its SPI, addresses and reqid filled in). */
+void esp_emit_sa(struct esp_engine *e, enum esp_event_type type,
+		 const struct esp_sa *sa);
 
 /* Both return the verdict; on a drop they have set r->reason. */
 enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,

@@ -2,6 +2,7 @@
  * trailer checks, then the plaintext packet rebuilt for delivery. */
 #include <string.h>
 
+#include "encap/table.h"
 #include "engine/csum.h"
 #include "engine/engine_internal.h"
 
@@ -61,13 +62,45 @@ static enum esp_verdict deliver_tunnel(struct esp_worker *w, struct esp_sa *sa,
 	return ESP_VERDICT_DECAP;
 }
 
+/* RFC 3948 3.1.2: in transport mode a NAT changed the addresses the
+ * inner TCP/UDP checksum was computed over. The segment was just
+ * authenticated, so recomputing it is as safe as the incremental fix with
+ * NAT-OA, and also right when the NAT-OA is not known. A UDP checksum of
+ * 0 over IPv4 means none and stays so. */
+static void fix_l4_checksum(uint8_t *ip, const struct ip_view *v)
+{
+	uint8_t *seg = ip + v->l4_off;
+	uint32_t len = v->len - v->l4_off;
+	size_t alen = v->family == AF_INET ? 4 : 16;
+	const uint8_t *src = ip + (alen == 4 ? 12 : 8);
+	const uint8_t *dst = ip + (alen == 4 ? 16 : 24);
+	uint32_t at;
+
+	if (v->later_fragment)
+		return;
+	if (v->proto == IPPROTO_NUM_UDP)
+		at = 6;
+	else if (v->proto == IPPROTO_NUM_TCP && len >= 18)
+		at = 16;
+	else
+		return;
+	if (v->proto == IPPROTO_NUM_UDP && v->family == AF_INET &&
+	    get_be16(seg + at) == 0)
+		return;
+	put_be16(seg + at, 0);
+	uint16_t c = csum_l4(src, dst, alen, v->proto, seg, len);
+	if (c == 0 && v->proto == IPPROTO_NUM_UDP)
+		c = 0xffff;
+	put_be16(seg + at, c);
+}
+
 /* The kept IP headers slide up against the payload; the header that named
  * ESP (or UDP) now names what ESP carried. */
 static enum esp_verdict deliver_transport(struct esp_worker *w,
 					  struct esp_sa *sa, struct pkt *p,
 					  const struct ip_view *outer,
 					  uint8_t *payload, uint32_t len,
-					  uint8_t next_header,
+					  uint8_t next_header, bool udp,
 					  struct esp_result *r)
 {
 	uint32_t keep = outer->l4_off;
@@ -85,10 +118,36 @@ static enum esp_verdict deliver_transport(struct esp_worker *w,
 
 	if (ip_parse(ip, p->len, &v))
 		return esp_drop(w, r, sa, ESP_DROP_MALFORMED);
+	if (udp)
+		fix_l4_checksum(ip, &v);
 	ip_flow(&v, &f);
 	if (!esp_selector_match(&sa->p.sel, &f))
 		return esp_drop(w, r, sa, ESP_DROP_POLICY);
 	return ESP_VERDICT_DECAP;
+}
+
+/* The packet is authenticated and fresh: only now may it teach the
+ * registration its NAT binding (TR 33.803 A.7.2, RFC 3947 section 7).
+ * An SA without integrity never teaches: its packets prove nothing. */
+static void learn_port(struct esp_worker *w, struct esp_sa *sa,
+		       const struct ip_view *outer)
+{
+	uint16_t old;
+	enum encap_learn l = encap_table_learn(w->engine->table, sa, &outer->src,
+					       outer->sport, w->now_ms, &old);
+
+	if (l != ENCAP_LEARN_LEARNED && l != ENCAP_LEARN_MOVED)
+		return;
+	struct esp_event ev = {
+		.type = l == ENCAP_LEARN_LEARNED ? ESP_EVENT_LEARNED : ESP_EVENT_MOVED,
+		.spi = sa->p.spi,
+		.reqid = sa->p.reqid,
+		.src = outer->src,
+		.dst = outer->dst,
+		.old_port = old,
+		.new_port = outer->sport,
+	};
+	esp_engine_emit(w->engine, &ev);
 }
 
 enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
@@ -97,7 +156,6 @@ enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
 {
 	uint8_t *esp = pkt_data(p) + esp_off;
 
-	(void)udp;
 	if (esp_len < ESP_HDR_LEN)
 		return esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
 	uint32_t spi = get_be32(esp), seq = get_be32(esp + 4);
@@ -139,9 +197,11 @@ enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
 
 	enum esp_verdict verdict = sa->p.mode == ESP_MODE_TUNNEL ?
 		deliver_tunnel(w, sa, p, v, ct, len, next_header, r) :
-		deliver_transport(w, sa, p, v, ct, len, next_header, r);
+		deliver_transport(w, sa, p, v, ct, len, next_header, udp, r);
 	if (verdict != ESP_VERDICT_DECAP)
 		return verdict;
+	if (udp && sa->p.auth != ESP_AUTH_NONE)
+		learn_port(w, sa, v);
 	sa->stats.packets++;
 	sa->stats.bytes += len;
 	w->counters.decap++;

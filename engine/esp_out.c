@@ -2,6 +2,7 @@
  * transport or tunnel mode, optionally inside UDP (RFC 3948). */
 #include <string.h>
 
+#include "encap/table.h"
 #include "encap/udpencap.h"
 #include "engine/csum.h"
 #include "engine/engine_internal.h"
@@ -18,13 +19,8 @@ static bool next_seq(struct esp_worker *w, struct esp_sa *sa, uint32_t *seq)
 		return false;
 	*seq = (uint32_t)++sa->seq_out;
 	if (*seq == ESP_SEQ_MAX)
-		esp_emit(w, ESP_EVENT_SEQ_EXHAUSTED, sa);
+		esp_emit_sa(w->engine, ESP_EVENT_EXHAUSTED, sa);
 	return true;
-}
-
-static uint16_t encap_dport(const struct esp_sa *sa)
-{
-	return sa->p.encap_dport;
 }
 
 /* RFC 4303 2.4: pad to the cipher block (at least 4 bytes) with 1, 2, 3 ... */
@@ -90,7 +86,7 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 	uint16_t dport = 0;
 
 	r->sa = sa;
-	if (sa->p.encap && (dport = encap_dport(sa)) == 0)
+	if (sa->p.encap && (dport = encap_table_dport(sa)) == 0)
 		return esp_drop(w, r, sa, ESP_DROP_NO_PORT);
 	if (tunnel) {
 		outer_ip = outer_family == AF_INET ? IPV4_HDR_LEN : IPV6_HDR_LEN;

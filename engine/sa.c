@@ -86,8 +86,12 @@ static const char *check_params(const struct esp_sa_params *p)
 		return "SPI values 0-255 are reserved (RFC 4303 2.1)";
 	if (p->replay_window > ESP_REPLAY_MAX)
 		return "replay-window too large (at most 65536)";
-	if (p->encap && p->encap_sport == 0)
-		return "encap source port must not be 0";
+	if (p->encap && p->encap_sport == 0 && p->encap_dport == 0)
+		return "encap needs at least one known port (4500 on our side)";
+	if (p->encap && p->dir == ESP_DIR_OUT && p->encap_sport == 0)
+		return "an outbound SA's encap source port is ours and must not be 0";
+	if (p->encap && p->dir == ESP_DIR_IN && p->encap_dport == 0)
+		return "an inbound SA's encap destination port is ours and must not be 0";
 	if (p->encap_oa.family && p->encap_oa.family != p->src.family)
 		return "encap original address is of another family";
 	const char *why = check_keys(p);

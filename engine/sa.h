@@ -10,6 +10,7 @@
 #include "engine/addr.h"
 #include "engine/crypto.h"
 #include "engine/drop.h"
+#include "engine/htable.h"
 #include "engine/replay.h"
 
 enum esp_dir {
@@ -69,7 +70,7 @@ struct esp_sa_stats {
 	uint64_t drops[ESP_DROP__COUNT];
 };
 
-struct esp_group;
+struct encap_group;
 
 struct esp_sa {
 	struct esp_sa_params p;
@@ -79,17 +80,15 @@ struct esp_sa {
 	struct esp_replay replay;
 	uint64_t seq_out;		/* last sequence number sent */
 	struct esp_sa_stats stats;
-	struct esp_group *group;	/* set by the SAD from p.reqid */
+	struct encap_group *group;	/* registration, from p.reqid; NULL without */
 
 	/* SAD bookkeeping */
-	struct esp_sa *id_next;		/* (SPI, dst) chain */
-	struct esp_sa *sel_next;	/* outbound selector chain */
-	struct esp_sa *group_next;	/* members of the same group */
+	struct hnode id_node;		/* (SPI, dst) index */
+	struct hnode sel_node;		/* outbound selector index */
+	uint32_t sel_sig;		/* selector class, see sad.c */
 	struct esp_sa *all_prev;	/* every SA, in the order added */
 	struct esp_sa *all_next;
-	uint32_t id_hash;
-	uint32_t sel_hash;
-	uint32_t sel_sig;		/* selector class, see sad.c */
+	struct esp_sa *group_next;	/* members of the same group */
 };
 
 #define ESP_SEQ_MAX 0xffffffffu

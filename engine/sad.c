@@ -6,20 +6,6 @@
 
 #include <openssl/rand.h>
 
-/* Intrusive chained hash tables. The SA carries one link per table; the
- * table code reaches it through an offset so that one set of helpers serves
- * the (SPI, dst) index and the selector index. */
-struct chain_table {
-	struct esp_sa **b;
-	uint32_t mask;
-	uint32_t count;
-	size_t link;		/* offsetof(struct esp_sa, <link>) */
-	size_t hash;		/* offsetof(struct esp_sa, <hash>) */
-};
-
-#define LINK(t, sa) (*(struct esp_sa **)((char *)(sa) + (t)->link))
-#define HASH(t, sa) (*(uint32_t *)((char *)(sa) + (t)->hash))
-
 /* Outbound selectors are grouped by shape (family, prefix lengths, which of
  * protocol/ports are given): a lookup hashes the packet once per shape in
  * use, most specific first. Deployments have a handful of shapes, so this
@@ -31,9 +17,9 @@ struct sel_class {
 };
 
 struct esp_sad {
-	uint64_t seed;		/* random, so peers cannot aim at one chain */
-	struct chain_table id;
-	struct chain_table sel;
+	uint64_t seed;
+	struct htable id;
+	struct htable sel;
 	struct sel_class *classes;
 	size_t nclasses;
 	size_t cap_classes;
@@ -47,102 +33,22 @@ struct esp_sad {
 #define SIG_DPORT (1u << 18)
 #define SIG_V6 (1u << 19)
 
-static uint64_t mix(uint64_t h, uint64_t v)
-{
-	h ^= v;
-	h *= 0x9e3779b97f4a7c15ull;
-	return h ^ (h >> 29);
-}
-
-static uint64_t mix_addr(uint64_t h, const struct esp_addr *a)
-{
-	uint64_t w[2];
-
-	memcpy(w, a->bytes, sizeof(w));
-	return mix(mix(h, w[0]), w[1]);
-}
-
-static uint32_t finish(uint64_t h)
-{
-	h = mix(h, 0x5bd1e995);
-	return (uint32_t)(h ^ (h >> 32));
-}
-
 static uint32_t id_hash(const struct esp_sad *sad, uint32_t spi,
 			const struct esp_addr *dst)
 {
-	return finish(mix_addr(mix(sad->seed, (uint64_t)spi << 8 | dst->family),
-			       dst));
+	return hash_finish(hash_mix_addr(hash_mix(sad->seed, (uint64_t)spi << 8 | dst->family),
+				    dst));
 }
 
 static uint32_t sel_hash(const struct esp_sad *sad, uint32_t sig,
 			 const struct esp_addr *src, const struct esp_addr *dst,
 			 uint8_t proto, uint16_t sport, uint16_t dport)
 {
-	uint64_t h = mix(sad->seed ^ 0xa5a5a5a5, sig);
+	uint64_t h = hash_mix(sad->seed ^ 0xa5a5a5a5, sig);
 
-	h = mix_addr(mix_addr(h, src), dst);
-	h = mix(h, (uint64_t)proto << 32 | (uint64_t)sport << 16 | dport);
-	return finish(h);
-}
-
-static int table_init(struct chain_table *t, size_t link, size_t hash)
-{
-	t->mask = 63;
-	t->count = 0;
-	t->link = link;
-	t->hash = hash;
-	t->b = calloc(t->mask + 1, sizeof(*t->b));
-	return t->b ? 0 : -ENOMEM;
-}
-
-/* Doubles the bucket array once the load passes 1; a failed resize only
- * leaves the chains longer. */
-static void table_grow(struct chain_table *t)
-{
-	uint32_t n = (t->mask + 1) * 2;
-	struct esp_sa **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return;
-	for (uint32_t i = 0; i <= t->mask; i++) {
-		struct esp_sa *sa = t->b[i];
-		while (sa) {
-			struct esp_sa *next = LINK(t, sa);
-			uint32_t j = HASH(t, sa) & (n - 1);
-			LINK(t, sa) = nb[j];
-			nb[j] = sa;
-			sa = next;
-		}
-	}
-	free(t->b);
-	t->b = nb;
-	t->mask = n - 1;
-}
-
-static void table_insert(struct chain_table *t, struct esp_sa *sa, uint32_t h)
-{
-	if (t->count > t->mask)
-		table_grow(t);
-	HASH(t, sa) = h;
-	uint32_t i = h & t->mask;
-	LINK(t, sa) = t->b[i];
-	t->b[i] = sa;
-	t->count++;
-}
-
-static void table_remove(struct chain_table *t, struct esp_sa *sa)
-{
-	struct esp_sa **pp = &t->b[HASH(t, sa) & t->mask];
-
-	for (; *pp; pp = &LINK(t, *pp)) {
-		if (*pp == sa) {
-			*pp = LINK(t, sa);
-			LINK(t, sa) = NULL;
-			t->count--;
-			return;
-		}
-	}
+	h = hash_mix_addr(hash_mix_addr(h, src), dst);
+	h = hash_mix(h, (uint64_t)proto << 32 | (uint64_t)sport << 16 | dport);
+	return hash_finish(h);
 }
 
 struct esp_sad *esp_sad_new(void)
@@ -152,10 +58,7 @@ struct esp_sad *esp_sad_new(void)
 	if (!sad)
 		return NULL;
 	if (RAND_bytes((unsigned char *)&sad->seed, sizeof(sad->seed)) != 1 ||
-	    table_init(&sad->id, offsetof(struct esp_sa, id_next),
-		       offsetof(struct esp_sa, id_hash)) ||
-	    table_init(&sad->sel, offsetof(struct esp_sa, sel_next),
-		       offsetof(struct esp_sa, sel_hash))) {
+	    htable_init(&sad->id) || htable_init(&sad->sel)) {
 		esp_sad_free(sad);
 		return NULL;
 	}
@@ -172,8 +75,8 @@ void esp_sad_free(struct esp_sad *sad)
 		esp_sa_free(sa);
 		sa = next;
 	}
-	free(sad->id.b);
-	free(sad->sel.b);
+	htable_free(&sad->id);
+	htable_free(&sad->sel);
 	free(sad->classes);
 	free(sad);
 }
@@ -260,9 +163,11 @@ static bool same_selector(const struct esp_sa *a, const struct esp_sa *b)
 static struct esp_sa *find_same_selector(const struct esp_sad *sad,
 					 const struct esp_sa *sa, uint32_t h)
 {
-	for (struct esp_sa *o = sad->sel.b[h & sad->sel.mask]; o; o = o->sel_next)
-		if (o->sel_hash == h && same_selector(o, sa))
+	for (struct hnode *n = htable_chain(&sad->sel, h); n; n = n->next) {
+		struct esp_sa *o = container_of(n, struct esp_sa, sel_node);
+		if (n->hash == h && same_selector(o, sa))
 			return o;
+	}
 	return NULL;
 }
 
@@ -288,9 +193,9 @@ int esp_sad_add(struct esp_sad *sad, struct esp_sa *sa, const char **why)
 			return -ENOMEM;
 		}
 		c->nsas++;
-		table_insert(&sad->sel, sa, hsel);
+		htable_insert(&sad->sel, &sa->sel_node, hsel);
 	}
-	table_insert(&sad->id, sa, id_hash(sad, sa->p.spi, &sa->p.dst));
+	htable_insert(&sad->id, &sa->id_node, id_hash(sad, sa->p.spi, &sa->p.dst));
 
 	sa->all_prev = sad->last;
 	sa->all_next = NULL;
@@ -305,9 +210,9 @@ int esp_sad_add(struct esp_sad *sad, struct esp_sa *sa, const char **why)
 
 void esp_sad_remove(struct esp_sad *sad, struct esp_sa *sa)
 {
-	table_remove(&sad->id, sa);
+	htable_remove(&sad->id, &sa->id_node);
 	if (esp_sa_is_outbound(sa)) {
-		table_remove(&sad->sel, sa);
+		htable_remove(&sad->sel, &sa->sel_node);
 		class_put(sad, sa->sel_sig);
 	}
 	if (sa->all_prev)
@@ -327,10 +232,11 @@ struct esp_sa *esp_sad_find(const struct esp_sad *sad, uint32_t spi,
 {
 	uint32_t h = id_hash(sad, spi, dst);
 
-	for (struct esp_sa *sa = sad->id.b[h & sad->id.mask]; sa; sa = sa->id_next)
-		if (sa->id_hash == h && sa->p.spi == spi &&
-		    esp_addr_equal(&sa->p.dst, dst))
+	for (struct hnode *n = htable_chain(&sad->id, h); n; n = n->next) {
+		struct esp_sa *sa = container_of(n, struct esp_sa, id_node);
+		if (n->hash == h && sa->p.spi == spi && esp_addr_equal(&sa->p.dst, dst))
 			return sa;
+	}
 	return NULL;
 }
 
@@ -353,10 +259,10 @@ static struct esp_sa *lookup_class(const struct esp_sad *sad, uint32_t sig,
 	esp_addr_mask(&src, sig & 0xff);
 	esp_addr_mask(&dst, (sig >> 8) & 0xff);
 	uint32_t h = sel_hash(sad, sig, &src, &dst, proto, sport, dport);
-	for (struct esp_sa *sa = sad->sel.b[h & sad->sel.mask]; sa;
-	     sa = sa->sel_next) {
+	for (struct hnode *n = htable_chain(&sad->sel, h); n; n = n->next) {
+		struct esp_sa *sa = container_of(n, struct esp_sa, sel_node);
 		const struct esp_selector *s = &sa->p.sel;
-		if (sa->sel_hash == h && sa->sel_sig == sig &&
+		if (n->hash == h && sa->sel_sig == sig &&
 		    esp_addr_equal(&s->src, &src) && esp_addr_equal(&s->dst, &dst) &&
 		    s->proto == proto && s->sport == sport && s->dport == dport)
 			return sa;

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "engine/ip.h"
+#include "engine/strbuf.h"
 
 #define MAX_WORDS 64
 #define MAX_WORD 256
@@ -259,7 +260,7 @@ static int parse_encap(struct parser *ps, struct esp_sa_params *p)
 		return -1;
 	if (strcmp(type, "espinudp") != 0)
 		return fail(ps, "encap type '%s' is not supported (espinudp)", type);
-	if (parse_port(ps, "encap", &p->encap_sport, false) ||
+	if (parse_port(ps, "encap", &p->encap_sport, true) ||
 	    parse_port(ps, "encap", &p->encap_dport, true))
 		return -1;
 	struct esp_addr oa;
@@ -564,18 +565,15 @@ undo:
 	return -1;
 }
 
-static int put_key(char *buf, size_t len, const uint8_t *key, size_t n,
-		   bool show)
+static void put_key(struct strbuf *o, const uint8_t *key, size_t n, bool show)
 {
-	int w = 0;
-
-	if (!show)
-		return snprintf(buf, len, "<hidden>");
-	w += snprintf(buf, len, "0x");
+	if (!show) {
+		strbuf_printf(o, "<hidden>");
+		return;
+	}
+	strbuf_printf(o, "0x");
 	for (size_t i = 0; i < n; i++)
-		w += snprintf(buf + ((size_t)w < len ? (size_t)w : len),
-			      (size_t)w < len ? len - (size_t)w : 0, "%02x", key[i]);
-	return w;
+		strbuf_printf(o, "%02x", key[i]);
 }
 
 static const char *proto_name(uint8_t proto)
@@ -592,73 +590,49 @@ static const char *proto_name(uint8_t proto)
 	}
 }
 
-struct out {
-	char *buf;
-	size_t len;
-	int w;
-};
-
-static void outf(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	size_t at = (size_t)o->w < o->len ? (size_t)o->w : o->len;
-
-	va_start(ap, fmt);
-	o->w += vsnprintf(o->buf + at, o->len - at, fmt, ap);
-	va_end(ap);
-}
-
-static void out_key(struct out *o, const uint8_t *key, size_t n, bool show)
-{
-	size_t at = (size_t)o->w < o->len ? (size_t)o->w : o->len;
-
-	o->w += put_key(o->buf + at, o->len - at, key, n, show);
-}
-
 int esp_sa_format(const struct esp_sa *sa, char *buf, size_t len,
 		  bool show_keys)
 {
 	const struct esp_sa_params *p = &sa->p;
-	struct out o = { buf, len, 0 };
+	struct strbuf o;
 	char a[ESP_ADDRSTRLEN], b[ESP_ADDRSTRLEN];
 
-	if (len)
-		buf[0] = '\0';
-	outf(&o, "src %s dst %s proto esp spi 0x%08x", esp_addr_str(&p->src, a),
+	strbuf_init(&o, buf, len);
+	strbuf_printf(&o, "src %s dst %s proto esp spi 0x%08x", esp_addr_str(&p->src, a),
 	     esp_addr_str(&p->dst, b), p->spi);
 	if (p->reqid)
-		outf(&o, " reqid %u", p->reqid);
-	outf(&o, " mode %s", p->mode == ESP_MODE_TUNNEL ? "tunnel" : "transport");
-	outf(&o, " replay-window %u", p->replay_window);
+		strbuf_printf(&o, " reqid %u", p->reqid);
+	strbuf_printf(&o, " mode %s", p->mode == ESP_MODE_TUNNEL ? "tunnel" : "transport");
+	strbuf_printf(&o, " replay-window %u", p->replay_window);
 	if (p->auth != ESP_AUTH_NONE) {
-		outf(&o, " auth-trunc '%s' ", esp_auth_info(p->auth)->xfrm_name);
-		out_key(&o, p->auth_key, p->auth_key_len, show_keys);
-		outf(&o, " 96");
+		strbuf_printf(&o, " auth-trunc '%s' ", esp_auth_info(p->auth)->xfrm_name);
+		put_key(&o, p->auth_key, p->auth_key_len, show_keys);
+		strbuf_printf(&o, " 96");
 	}
-	outf(&o, " enc '%s' ", esp_enc_info(p->enc)->xfrm_name);
+	strbuf_printf(&o, " enc '%s' ", esp_enc_info(p->enc)->xfrm_name);
 	if (p->enc == ESP_ENC_NULL)
-		outf(&o, "\"\"");
+		strbuf_printf(&o, "\"\"");
 	else
-		out_key(&o, p->enc_key, p->enc_key_len, show_keys);
+		put_key(&o, p->enc_key, p->enc_key_len, show_keys);
 	if (p->encap) {
 		struct esp_addr none = { .family = p->src.family };
-		outf(&o, " encap espinudp %u %u %s", p->encap_sport, p->encap_dport,
+		strbuf_printf(&o, " encap espinudp %u %u %s", p->encap_sport, p->encap_dport,
 		     esp_addr_str(p->encap_oa.family ? &p->encap_oa : &none, a));
 	}
-	outf(&o, " sel src %s/%u dst %s/%u", esp_addr_str(&p->sel.src, a),
+	strbuf_printf(&o, " sel src %s/%u dst %s/%u", esp_addr_str(&p->sel.src, a),
 	     p->sel.src_plen, esp_addr_str(&p->sel.dst, b), p->sel.dst_plen);
 	if (p->sel.proto) {
 		const char *pn = proto_name(p->sel.proto);
 		if (pn)
-			outf(&o, " proto %s", pn);
+			strbuf_printf(&o, " proto %s", pn);
 		else
-			outf(&o, " proto %u", p->sel.proto);
+			strbuf_printf(&o, " proto %u", p->sel.proto);
 	}
 	if (p->sel.sport)
-		outf(&o, " sport %u", p->sel.sport);
+		strbuf_printf(&o, " sport %u", p->sel.sport);
 	if (p->sel.dport)
-		outf(&o, " dport %u", p->sel.dport);
+		strbuf_printf(&o, " dport %u", p->sel.dport);
 	if (p->dir != ESP_DIR_BOTH)
-		outf(&o, " dir %s", p->dir == ESP_DIR_IN ? "in" : "out");
-	return o.w;
+		strbuf_printf(&o, " dir %s", p->dir == ESP_DIR_IN ? "in" : "out");
+	return (int)o.need;
 }

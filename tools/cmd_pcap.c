@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encap/table.h"
 #include "engine/engine.h"
 #include "engine/ip.h"
 #include "engine/safile.h"
+#include "nat/liveness.h"
 #include "tools/commands.h"
 #include "tools/io/pcapfile.h"
 #include "tools/util.h"
+#include "tools/wireshark.h"
 
 #define SA_FILE_MAX (16u << 20)
 #define PACKET_MAX 65535
@@ -21,8 +24,12 @@ struct pcap_run {
 	const char *in_path;
 	const char *out_path;
 	const char *stats_path;
+	const char *wireshark_path;
 	int verbose;
 	int quiet;
+	int show_table;
+	uint64_t silent_after_ms;	/* 0: no liveness sweeps */
+	struct esp_engine *engine;
 	unsigned long skipped;	/* frames without IP */
 	unsigned long written;
 };
@@ -40,6 +47,13 @@ static void usage(FILE *f)
 		"  --in FILE          input capture (Ethernet, raw IP, Linux cooked, loopback)\n"
 		"  --out FILE         output capture\n"
 		"  --stats-json FILE  write the counters as JSON (\"-\" for stdout)\n"
+		"  --show-table       print the UDP encapsulation table of each registration\n"
+		"                     (TR 33.803 A.7.2 layout) after loading and on every\n"
+		"                     change of a learned port\n"
+		"  --silent-after SEC report a registration whose NAT binding was not heard\n"
+		"                     for SEC seconds of capture time\n"
+		"  --wireshark-sa FILE  write the SAs, keys included, as Wireshark's esp_sa\n"
+		"                     table (mode 0600), to decrypt OUT or IN in Wireshark\n"
 		"  -v, --verbose      one line per packet: what happened to it\n"
 		"  -q, --quiet        no summary\n"
 		"  -h, --help         this text\n\n"
@@ -47,13 +61,34 @@ static void usage(FILE *f)
 		"1 when a file could not be read or written, 2 on wrong usage.\n");
 }
 
+static void print_group(const struct encap_group *g)
+{
+	char text[4096];
+
+	encap_table_format_group(g, text, sizeof(text));
+	printf("UDP encapsulation table, reqid %u:\n%s", g->reqid, text);
+}
+
+static void print_tables(struct esp_engine *e)
+{
+	struct encap_table *t = esp_engine_table(e);
+
+	for (struct encap_group *g = encap_table_first(t); g; g = encap_table_next(g))
+		print_group(g);
+}
+
 static void print_event(void *arg, const struct esp_event *ev)
 {
-	char dst[ESP_ADDRSTRLEN];
+	struct pcap_run *run = arg;
+	char line[512];
 
-	(void)arg;
-	printf("event %s spi 0x%08x dst %s\n", esp_event_name(ev->type),
-	       ev->sa->p.spi, esp_addr_str(&ev->sa->p.dst, dst));
+	/* group bookkeeping is for wiring timers, not for people */
+	if (ev->type == ESP_EVENT_GROUP_ADDED || ev->type == ESP_EVENT_GROUP_REMOVED)
+		return;
+	esp_event_format(ev, line, sizeof(line));
+	printf("event %s\n", line);
+	if (run->show_table && (ev->type == ESP_EVENT_LEARNED || ev->type == ESP_EVENT_MOVED))
+		print_group(encap_table_group(esp_engine_table(run->engine), ev->reqid));
 }
 
 static const char *verdict_name(enum esp_verdict v)
@@ -196,6 +231,11 @@ static int run_packets(struct esp_worker *w, struct pcap_reader *in,
 		pkt_init(&p, buf, sizeof(buf));
 		memcpy(pkt_data(&p), ip, len);
 		p.len = len;
+		/* capture time is the engine's time: liveness follows the capture */
+		uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_usec / 1000;
+		esp_worker_set_time(w, now);
+		if (run->silent_after_ms)
+			nat_liveness_sweep(run->engine, now, run->silent_after_ms);
 
 		enum esp_verdict v = esp_process(w, &p, ESP_HINT_ANY, &r);
 		if (run->verbose)
@@ -236,6 +276,9 @@ static int parse_args(int argc, char **argv, struct pcap_run *run)
 		{ "in", required_argument, NULL, 'i' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "stats-json", required_argument, NULL, 'j' },
+		{ "show-table", no_argument, NULL, 't' },
+		{ "wireshark-sa", required_argument, NULL, 'w' },
+		{ "silent-after", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -250,6 +293,18 @@ static int parse_args(int argc, char **argv, struct pcap_run *run)
 		case 'i': run->in_path = optarg; break;
 		case 'o': run->out_path = optarg; break;
 		case 'j': run->stats_path = optarg; break;
+		case 't': run->show_table = 1; break;
+		case 'w': run->wireshark_path = optarg; break;
+		case 'S': {
+			char *end;
+			unsigned long sec = strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || sec == 0 || sec > 86400 * 365) {
+				fprintf(stderr, "espnat pcap: --silent-after takes seconds, not '%s'\n", optarg);
+				return 2;
+			}
+			run->silent_after_ms = (uint64_t)sec * 1000;
+			break;
+		}
 		case 'v': run->verbose = 1; break;
 		case 'q': run->quiet = 1; break;
 		case 'h': usage(stdout); return 1;
@@ -286,9 +341,17 @@ int cmd_pcap(int argc, char **argv)
 		fprintf(stderr, "espnat pcap: out of memory\n");
 		goto done;
 	}
-	esp_engine_on_event(e, print_event, NULL);
+	run.engine = e;
+	esp_engine_on_event(e, print_event, &run);
 	if (load_sas(e, run.sa_path))
 		goto done;
+	if (run.show_table)
+		print_tables(e);
+	if (run.wireshark_path &&
+	    wireshark_write_esp_sa(run.wireshark_path, esp_engine_sad(e))) {
+		fprintf(stderr, "espnat pcap: %s: %s\n", run.wireshark_path, strerror(errno));
+		goto done;
+	}
 	in = pcap_reader_open(run.in_path, err, sizeof(err));
 	if (!in) {
 		fprintf(stderr, "espnat pcap: %s: %s\n", run.in_path, err);

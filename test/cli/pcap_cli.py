@@ -4,6 +4,7 @@ per-packet rules of the exact interface, the counters JSON, link types and
 the output format. Usage: pcap_cli.py path/to/espnat"""
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -186,8 +187,71 @@ def test_link_types(tmp):
     check(len(bytes(outs[0])) == 29, "link padding stripped")
 
 
+def test_nat_sample(tmp):
+    """The bundled NAT capture: port_Uenc learned from SM7, used, moved by
+    an authenticated packet only, the table shown as the seed lays it out."""
+    sample = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "nat")
+    out = os.path.join(tmp, "nat.out.pcap")
+    r = espnat("pcap", "--sa", os.path.join(sample, "pcscf.sa"), "--in",
+               os.path.join(sample, "pcscf-side.pcap"), "--out", out, "-v",
+               "--show-table", "--silent-after", "60")
+    check(r.returncode == 0, f"NAT sample runs: {r.stderr}")
+    events = [l for l in r.stdout.splitlines() if l.startswith("event ")]
+    check(events == [
+        "event learned reqid=1 peer=198.51.100.7 port=40123 spi=0x0000115c",
+        "event moved reqid=1 peer=198.51.100.7 port=40999 old_port=40123 spi=0x0000115c",
+        "event silent reqid=1 peer=198.51.100.7 port=40999 quiet=160s"], f"events: {events}")
+    tables = r.stdout.split("UDP encapsulation table, reqid 1:\n")[1:]
+    check(len(tables) == 3, f"{len(tables)} tables printed")
+    rows = [dict((l[:11].strip(), l[11:].split()) for l in t.splitlines()[1:6]) for t in tables]
+    check(rows[0]["Src Port"] == ["4500", "undef", "4500", "undef"] and
+          rows[0]["Dest Port"] == ["undef", "4500", "undef", "4500"], f"table before SM7: {rows[0]}")
+    check(rows[1]["Src Port"] == ["4500", "40123", "4500", "40123"] and
+          rows[1]["Dest Port"] == ["40123", "4500", "40123", "4500"], f"table after SM7: {rows[1]}")
+    check(rows[2]["Dest Port"] == ["40999", "4500", "40999", "4500"], f"table after rebinding: {rows[2]}")
+    check(rows[0]["SPI"] == ["0x000008ae", "0x0000115c", "0x00000457", "0x00000d05"], "SPI row")
+    check("1 drop no_port" in r.stdout and "5 drop auth" in r.stdout and "8 drop replay" in r.stdout,
+          "fail closed before SM7, forged and replayed packets dropped")
+    outs = [IP(bytes(p)) for p in rdpcap(out)]
+    encs = [p for p in outs if p.haslayer(UDP) and p[UDP].sport == 4500]
+    check([p[UDP].dport for p in encs] == [40123, 40999], f"outbound dports {[p[UDP].dport for p in encs]}")
+    check(all(p[UDP].chksum == 0 for p in encs), "ESP-in-UDP over IPv4 sent with checksum 0")
+
+
+def test_wireshark_sa(tmp):
+    """--wireshark-sa: an esp_sa table Wireshark accepts, private to its owner,
+    with which tshark shows the SIP inside the NAT sample's ESP-in-UDP."""
+    sample = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "nat")
+    conf = os.path.join(tmp, "wsconf")
+    os.makedirs(os.path.join(conf, "wireshark"))
+    uat = os.path.join(conf, "wireshark", "esp_sa")
+    r = espnat("pcap", "-q", "--sa", os.path.join(sample, "pcscf.sa"), "--in",
+               os.path.join(sample, "pcscf-side.pcap"), "--out", os.path.join(tmp, "ws.pcap"),
+               "--wireshark-sa", uat)
+    check(r.returncode == 0, f"--wireshark-sa run: {r.stderr}")
+    check(os.stat(uat).st_mode & 0o777 == 0o600, "esp_sa file is 0600")
+    lines = [l for l in open(uat) if l.startswith('"')]
+    check(len(lines) == 4 and lines[1].startswith('"IPv4","198.51.100.7","203.0.113.5","0x0000115c",'
+                                                 '"AES-CBC [RFC3602]","0x'), f"esp_sa lines: {lines[:2]}")
+    if not shutil.which("tshark"):
+        check(False, "tshark is not installed")
+        return
+    t = subprocess.run(["tshark", "-r", os.path.join(sample, "pcscf-side.pcap"),
+                        "-o", "esp.enable_encryption_decode:TRUE",
+                        "-o", "esp.enable_authentication_check:TRUE",
+                        "-Y", "esp && sip", "-T", "fields", "-e", "sip.CSeq", "-e", "esp.icv_good"],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, XDG_CONFIG_HOME=conf, HOME=tmp))
+    got = [l.split("\t") for l in t.stdout.splitlines()]
+    # SM7, the forged one (ICV bad), the rebinding REGISTER, SM7 replayed
+    check(got == [["2 REGISTER", "1"], ["3 REGISTER", "0"], ["4 REGISTER", "1"], ["2 REGISTER", "1"]],
+          f"tshark decrypts the sample with espnat's esp_sa: {got}")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
+        test_nat_sample(tmp)
+        test_wireshark_sa(tmp)
         test_usage(tmp)
         test_errors(tmp)
         test_rules(tmp)

@@ -328,7 +328,7 @@ static int events_seen;
 static void count_event(void *arg, const struct esp_event *ev)
 {
 	(void)arg;
-	if (ev->type == ESP_EVENT_SEQ_EXHAUSTED)
+	if (ev->type == ESP_EVENT_EXHAUSTED)
 		events_seen++;
 }
 
@@ -385,7 +385,7 @@ static void test_too_big_and_no_port(void)
 	struct esp_engine *e = esp_engine_new();
 	struct esp_worker *w = esp_worker_new(e);
 	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x300 " KEYS
-		  " encap espinudp 4500 0 0.0.0.0 dir out");
+		  " reqid 9 encap espinudp 4500 0 0.0.0.0 dir out");
 	test_pkt_set(&t, big, len);
 	CHECK_EQ(run(w, &t, &r), ESP_VERDICT_DROP);
 	CHECK_EQ(r.reason, ESP_DROP_NO_PORT);
