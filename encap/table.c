@@ -1,6 +1,7 @@
 #include "encap/table.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,11 @@
 #include "engine/strbuf.h"
 
 struct encap_table {
+	/* Group membership changes under the engine's write lock. Workers
+	 * (under its read lock) learn ports and hear keepalives concurrently:
+	 * the binding index they share takes this mutex, and a group's port,
+	 * last_seen_ms and silent flag are atomics. */
+	pthread_mutex_t binding_lock;
 	uint64_t seed;
 	struct htable by_reqid;
 	struct htable by_binding;	/* (peer, learned port) */
@@ -43,6 +49,7 @@ struct encap_table *encap_table_new(void)
 
 	if (!t)
 		return NULL;
+	pthread_mutex_init(&t->binding_lock, NULL);
 	if (RAND_bytes((unsigned char *)&t->seed, sizeof(t->seed)) != 1 ||
 	    htable_init(&t->by_reqid) || htable_init(&t->by_binding) ||
 	    htable_init(&t->by_ports)) {
@@ -65,6 +72,7 @@ void encap_table_free(struct encap_table *t)
 	htable_free(&t->by_reqid);
 	htable_free(&t->by_binding);
 	htable_free(&t->by_ports);
+	pthread_mutex_destroy(&t->binding_lock);
 	free(t);
 }
 
@@ -276,15 +284,23 @@ enum encap_learn encap_table_learn(struct encap_table *t, struct esp_sa *sa,
 		return ENCAP_LEARN_NONE;
 	if (!esp_addr_equal(src, &sa->p.src))
 		return ENCAP_LEARN_REFUSED;
-	g->last_seen_ms = now_ms;
-	g->silent = false;
-	if (g->port == sport)
+	__atomic_store_n(&g->last_seen_ms, now_ms, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->silent, false, __ATOMIC_RELAXED);
+	/* the common case, every packet: nothing moved, no lock */
+	if (__atomic_load_n(&g->port, __ATOMIC_RELAXED) == sport)
 		return ENCAP_LEARN_NONE;
+
+	pthread_mutex_lock(&t->binding_lock);
 	*old = g->port;
-	if (g->port)
+	if (*old == sport) {
+		pthread_mutex_unlock(&t->binding_lock);
+		return ENCAP_LEARN_NONE;
+	}
+	if (*old)
 		htable_remove(&t->by_binding, &g->binding_node);
-	g->port = sport;
+	__atomic_store_n(&g->port, sport, __ATOMIC_RELAXED);
 	htable_insert(&t->by_binding, &g->binding_node, binding_hash(t, src, sport));
+	pthread_mutex_unlock(&t->binding_lock);
 	return *old ? ENCAP_LEARN_MOVED : ENCAP_LEARN_LEARNED;
 }
 
@@ -292,7 +308,9 @@ uint16_t encap_table_dport(const struct esp_sa *sa)
 {
 	const struct encap_group *g = sa->group;
 
-	return g && g->port ? g->port : sa->p.encap_dport;
+	uint16_t port = g ? __atomic_load_n(&g->port, __ATOMIC_RELAXED) : 0;
+
+	return port ? port : sa->p.encap_dport;
 }
 
 struct encap_group *encap_table_keepalive(struct encap_table *t,
@@ -303,16 +321,17 @@ struct encap_group *encap_table_keepalive(struct encap_table *t,
 	struct encap_group *found = NULL;
 
 	/* during a re-registration old and new SAs share the binding */
+	pthread_mutex_lock(&t->binding_lock);
 	for (struct hnode *n = htable_chain(&t->by_binding, h); n; n = n->next) {
 		struct encap_group *g = container_of(n, struct encap_group, binding_node);
-		struct esp_sa *any = g->members;
-		if (n->hash != h || g->port != sport || !any ||
+		if (n->hash != h || g->port != sport || !g->members ||
 		    !esp_addr_equal(&g->peer, src))
 			continue;
-		g->last_seen_ms = now_ms;
-		g->silent = false;
+		__atomic_store_n(&g->last_seen_ms, now_ms, __ATOMIC_RELAXED);
+		__atomic_store_n(&g->silent, false, __ATOMIC_RELAXED);
 		found = g;
 	}
+	pthread_mutex_unlock(&t->binding_lock);
 	return found;
 }
 
@@ -362,7 +381,7 @@ static void row_cells(const struct encap_group *g, const struct esp_sa *sa,
 		      int row, char *cell)
 {
 	bool in = sa->p.dir == ESP_DIR_IN;
-	uint16_t learned = g->port;
+	uint16_t learned = __atomic_load_n(&g->port, __ATOMIC_RELAXED);
 
 	switch (row) {
 	case 0:

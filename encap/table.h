@@ -21,12 +21,12 @@ struct encap_group {
 	uint32_t nmembers;
 	struct esp_addr peer;		/* the far end (the UE, at a P-CSCF) */
 	bool has_peer;
-	uint16_t port;			/* learned port_Uenc; 0 = undef */
+	uint16_t port;			/* learned port_Uenc; 0 = undef (atomic) */
 	uint16_t peer_ports[2];		/* the far end's protected ports */
 	uint8_t npeer_ports;
 	bool in_clash_index;
-	bool silent;			/* reported silent, not heard since */
-	uint64_t last_seen_ms;		/* last authenticated packet or keepalive */
+	bool silent;			/* reported silent, not heard since (atomic) */
+	uint64_t last_seen_ms;		/* last authenticated packet or keepalive (atomic) */
 	struct hnode reqid_node;
 	struct hnode binding_node;	/* (peer, port) -> group, when learned */
 	struct hnode clash_node;	/* (peer, both protected ports) */

@@ -5,6 +5,7 @@
 #define ESP_DROP_REASONS(X)						\
 	X(MALFORMED, "malformed")	/* header truncated or lying */	\
 	X(NO_SA, "no_sa")		/* no inbound SA for (SPI, dst) */ \
+	X(UNPROTECTED, "unprotected")	/* protected port, no outbound SA */ \
 	X(AUTH, "auth")			/* ICV did not verify */	\
 	X(REPLAY, "replay")		/* duplicate or left of the window */ \
 	X(BAD_LENGTH, "bad_length")	/* ciphertext not whole blocks */ \

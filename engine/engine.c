@@ -29,7 +29,7 @@ struct esp_engine *esp_engine_new(void)
 		return NULL;
 	e->sad = esp_sad_new();
 	e->table = encap_table_new();
-	if (!e->sad || !e->table) {
+	if (!e->sad || !e->table || pthread_rwlock_init(&e->lock, NULL)) {
 		esp_sad_free(e->sad);
 		encap_table_free(e->table);
 		free(e);
@@ -52,6 +52,7 @@ void esp_engine_free(struct esp_engine *e)
 	/* groups first: freeing the SAD frees the SAs they point at */
 	encap_table_free(e->table);
 	esp_sad_free(e->sad);
+	pthread_rwlock_destroy(&e->lock);
 	free(e);
 }
 
@@ -71,90 +72,195 @@ struct encap_table *esp_engine_table(struct esp_engine *e)
 	return e->table;
 }
 
+void esp_engine_read_lock(struct esp_engine *e)
+{
+	pthread_rwlock_rdlock(&e->lock);
+}
+
+void esp_engine_read_unlock(struct esp_engine *e)
+{
+	pthread_rwlock_unlock(&e->lock);
+}
+
+void esp_engine_set_time(struct esp_engine *e, uint64_t now_ms)
+{
+	__atomic_store_n(&e->now_ms, now_ms, __ATOMIC_RELAXED);
+}
+
 void esp_engine_emit(struct esp_engine *e, const struct esp_event *ev)
 {
 	if (e->on_event)
 		e->on_event(e->event_arg, ev);
 }
 
-void esp_emit_sa(struct esp_engine *e, enum esp_event_type type,
-		 const struct esp_sa *sa)
+static struct esp_event sa_event(enum esp_event_type type,
+				 const struct esp_sa_params *p)
 {
 	struct esp_event ev = {
 		.type = type,
-		.spi = sa->p.spi,
-		.reqid = sa->p.reqid,
-		.src = sa->p.src,
-		.dst = sa->p.dst,
-	};
-	esp_engine_emit(e, &ev);
-}
-
-static void emit_group(struct esp_engine *e, enum esp_event_type type,
-		       uint32_t reqid)
-{
-	struct esp_event ev = { .type = type, .reqid = reqid };
-
-	esp_engine_emit(e, &ev);
-}
-
-static int refuse(struct esp_engine *e, const struct esp_sa_params *p,
-		  const char *why, int err)
-{
-	struct esp_event ev = {
-		.type = ESP_EVENT_REFUSED,
 		.spi = p->spi,
 		.reqid = p->reqid,
 		.src = p->src,
 		.dst = p->dst,
-		.reason = why,
 	};
-	esp_engine_emit(e, &ev);
-	return err;
+	return ev;
 }
 
-int esp_engine_add_sa(struct esp_engine *e, const struct esp_sa_params *p,
-		      const char **why)
+void esp_emit_sa(struct esp_engine *e, enum esp_event_type type,
+		 const struct esp_sa *sa)
+{
+	struct esp_event ev = sa_event(type, &sa->p);
+
+	esp_engine_emit(e, &ev);
+}
+
+/* Control-side changes collect their events and raise them once the write
+ * lock is released, so that a handler may look at the SAD. */
+#define PENDING_MAX 4
+
+struct pending {
+	struct esp_event ev[PENDING_MAX];
+	unsigned n;
+};
+
+static void pend(struct pending *pe, struct esp_event ev)
+{
+	if (pe->n < PENDING_MAX)
+		pe->ev[pe->n++] = ev;
+}
+
+static void flush_pending(struct esp_engine *e, const struct pending *pe)
+{
+	for (unsigned i = 0; i < pe->n; i++)
+		esp_engine_emit(e, &pe->ev[i]);
+}
+
+static int add_locked(struct esp_engine *e, const struct esp_sa_params *p,
+		      const char **why, struct pending *pe)
 {
 	struct esp_sa *sa;
 	bool created;
 	int err = esp_sa_create(p, &sa, why);
 
 	if (err)
-		return refuse(e, p, *why, err);
+		return err;
 	err = encap_table_check(e->table, sa, why);
 	if (!err)
 		err = esp_sad_add(e->sad, sa, why);
 	if (err) {
 		esp_sa_free(sa);
-		return refuse(e, p, *why, err);
+		return err;
 	}
 	err = encap_table_attach(e->table, sa, &created);
 	if (err) {
 		esp_sad_remove(e->sad, sa);
 		esp_sa_free(sa);
 		*why = "out of memory";
-		return refuse(e, p, *why, err);
+		return err;
 	}
+	if (p->lifetime_s)
+		sa->expires_ms = __atomic_load_n(&e->now_ms, __ATOMIC_RELAXED) +
+				 (uint64_t)p->lifetime_s * 1000;
 	if (created)
-		emit_group(e, ESP_EVENT_GROUP_ADDED, p->reqid);
+		pend(pe, (struct esp_event){ .type = ESP_EVENT_GROUP_ADDED,
+					     .reqid = p->reqid });
 	return 0;
+}
+
+int esp_engine_add_sa(struct esp_engine *e, const struct esp_sa_params *p,
+		      const char **why)
+{
+	struct pending pe = { .n = 0 };
+
+	pthread_rwlock_wrlock(&e->lock);
+	int err = add_locked(e, p, why, &pe);
+	pthread_rwlock_unlock(&e->lock);
+	if (err) {
+		struct esp_event ev = sa_event(ESP_EVENT_REFUSED, p);
+		ev.reason = *why;
+		pend(&pe, ev);
+	}
+	flush_pending(e, &pe);
+	return err;
+}
+
+/* Unlinks and frees @sa; the events go to @pe. */
+static void remove_locked(struct esp_engine *e, struct esp_sa *sa,
+			  struct pending *pe)
+{
+	uint32_t reqid;
+	bool last = encap_table_detach(e->table, sa, &reqid);
+
+	esp_sad_remove(e->sad, sa);
+	esp_sa_free(sa);
+	if (last)
+		pend(pe, (struct esp_event){ .type = ESP_EVENT_GROUP_REMOVED,
+					     .reqid = reqid });
 }
 
 int esp_engine_del_sa(struct esp_engine *e, uint32_t spi,
 		      const struct esp_addr *dst)
 {
-	struct esp_sa *sa = esp_sad_find(e->sad, spi, dst);
-	uint32_t reqid;
+	struct pending pe = { .n = 0 };
 
-	if (!sa)
-		return -ENOENT;
-	bool last = encap_table_detach(e->table, sa, &reqid);
-	esp_sad_remove(e->sad, sa);
-	esp_sa_free(sa);
-	if (last)
-		emit_group(e, ESP_EVENT_GROUP_REMOVED, reqid);
-	return 0;
+	pthread_rwlock_wrlock(&e->lock);
+	struct esp_sa *sa = esp_sad_find(e->sad, spi, dst);
+	if (sa)
+		remove_locked(e, sa, &pe);
+	pthread_rwlock_unlock(&e->lock);
+	flush_pending(e, &pe);
+	return sa ? 0 : -ENOENT;
+}
+
+/* Removes SAs chosen by @pick, raising their events after each batch of
+ * removals so that the pending list never overflows. */
+static size_t remove_where(struct esp_engine *e,
+			   bool (*pick)(const struct esp_sa *, uint64_t),
+			   uint64_t arg, enum esp_event_type each)
+{
+	size_t removed = 0;
+
+	for (;;) {
+		struct pending pe = { .n = 0 };
+		struct esp_sa *sa;
+
+		pthread_rwlock_wrlock(&e->lock);
+		for (sa = esp_sad_first(e->sad); sa; sa = esp_sad_next(sa))
+			if (pick(sa, arg))
+				break;
+		if (sa) {
+			if (each != ESP_EVENT__COUNT)
+				pend(&pe, sa_event(each, &sa->p));
+			remove_locked(e, sa, &pe);
+			removed++;
+		}
+		pthread_rwlock_unlock(&e->lock);
+		flush_pending(e, &pe);
+		if (!sa)
+			return removed;
+	}
+}
+
+static bool pick_any(const struct esp_sa *sa, uint64_t unused)
+{
+	(void)sa;
+	(void)unused;
+	return true;
+}
+
+static bool pick_expired(const struct esp_sa *sa, uint64_t now)
+{
+	return sa->expires_ms && sa->expires_ms <= now;
+}
+
+size_t esp_engine_flush(struct esp_engine *e)
+{
+	return remove_where(e, pick_any, 0, ESP_EVENT__COUNT);
+}
+
+size_t esp_engine_expire(struct esp_engine *e, uint64_t now_ms)
+{
+	return remove_where(e, pick_expired, now_ms, ESP_EVENT_EXPIRED);
 }
 
 struct esp_worker *esp_worker_new(struct esp_engine *e)
@@ -168,8 +274,10 @@ struct esp_worker *esp_worker_new(struct esp_engine *e)
 	/* a random start keeps outer IPv4 IDs of restarts apart */
 	if (RAND_bytes((unsigned char *)&w->ip_id, sizeof(w->ip_id)) != 1)
 		w->ip_id = 1;
+	pthread_rwlock_wrlock(&e->lock);
 	w->next = e->workers;
 	e->workers = w;
+	pthread_rwlock_unlock(&e->lock);
 	return w;
 }
 
@@ -181,26 +289,28 @@ void esp_worker_set_time(struct esp_worker *w, uint64_t now_ms)
 void esp_engine_counters(const struct esp_engine *e, struct esp_counters *out)
 {
 	memset(out, 0, sizeof(*out));
+	pthread_rwlock_rdlock((pthread_rwlock_t *)&e->lock);
 	for (const struct esp_worker *w = e->workers; w; w = w->next) {
 		const struct esp_counters *c = &w->counters;
-		out->packets += c->packets;
-		out->encap += c->encap;
-		out->decap += c->decap;
-		out->keepalive += c->keepalive;
-		out->bypass += c->bypass;
-		out->dropped += c->dropped;
+		out->packets += counter_read(&c->packets);
+		out->encap += counter_read(&c->encap);
+		out->decap += counter_read(&c->decap);
+		out->keepalive += counter_read(&c->keepalive);
+		out->bypass += counter_read(&c->bypass);
+		out->dropped += counter_read(&c->dropped);
 		for (int i = 0; i < ESP_DROP__COUNT; i++)
-			out->drops[i] += c->drops[i];
+			out->drops[i] += counter_read(&c->drops[i]);
 	}
+	pthread_rwlock_unlock((pthread_rwlock_t *)&e->lock);
 }
 
 enum esp_verdict esp_drop(struct esp_worker *w, struct esp_result *r,
 			  struct esp_sa *sa, enum esp_drop reason)
 {
-	w->counters.dropped++;
-	w->counters.drops[reason]++;
+	counter_inc(&w->counters.dropped, 1);
+	counter_inc(&w->counters.drops[reason], 1);
 	if (sa)
-		sa->stats.drops[reason]++;
+		counter_add_shared(&sa->stats.drops[reason], 1);
 	r->reason = reason;
 	r->verdict = ESP_VERDICT_DROP;
 	return ESP_VERDICT_DROP;
@@ -208,7 +318,7 @@ enum esp_verdict esp_drop(struct esp_worker *w, struct esp_result *r,
 
 static enum esp_verdict pass(struct esp_worker *w, struct esp_result *r)
 {
-	w->counters.bypass++;
+	counter_inc(&w->counters.bypass, 1);
 	r->verdict = ESP_VERDICT_PASS;
 	return ESP_VERDICT_PASS;
 }
@@ -232,7 +342,7 @@ static enum esp_verdict from_port_4500(struct esp_worker *w, struct pkt *p,
 	switch (udpencap_classify(payload, plen)) {
 	case UDPENCAP_KEEPALIVE:
 		encap_table_keepalive(w->engine->table, &v->src, v->sport, w->now_ms);
-		w->counters.keepalive++;
+		counter_inc(&w->counters.keepalive, 1);
 		r->verdict = ESP_VERDICT_CONSUME;
 		return ESP_VERDICT_CONSUME;
 	case UDPENCAP_IKE:
@@ -244,20 +354,20 @@ static enum esp_verdict from_port_4500(struct esp_worker *w, struct pkt *p,
 	}
 }
 
-enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
-			     enum esp_hint hint, struct esp_result *r)
+static enum esp_verdict process_one(struct esp_worker *w, struct pkt *p,
+				    enum esp_hint hint, struct esp_result *r)
 {
 	struct ip_view v;
 	struct esp_flow f;
 
 	r->sa = NULL;
 	r->reason = 0;
-	w->counters.packets++;
+	counter_inc(&w->counters.packets, 1);
 	if (ip_parse(pkt_data(p), p->len, &v))
 		return esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
 	p->len = v.len;		/* link-layer padding is not ours to carry */
 
-	if (hint != ESP_HINT_OUTBOUND) {
+	if (hint == ESP_HINT_ANY || hint == ESP_HINT_INBOUND) {
 		if (v.proto == IPPROTO_NUM_UDP && !v.later_fragment &&
 		    v.dport == ESP_ENCAP_PORT)
 			return from_port_4500(w, p, &v, r);
@@ -273,9 +383,29 @@ enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
 
 	ip_flow(&v, &f);
 	struct esp_sa *sa = esp_sad_lookup_out(w->engine->sad, &f);
+	if (!sa && hint == ESP_HINT_PROTECT)
+		return esp_drop(w, r, NULL, ESP_DROP_UNPROTECTED);
 	if (!sa)
 		return pass(w, r);
 	if (v.fragment)
 		return esp_drop(w, r, sa, ESP_DROP_FRAGMENT);
 	return esp_encap(w, sa, p, &v, r);
+}
+
+enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
+			     enum esp_hint hint, struct esp_result *r)
+{
+	pthread_rwlock_rdlock(&w->engine->lock);
+	enum esp_verdict v = process_one(w, p, hint, r);
+	pthread_rwlock_unlock(&w->engine->lock);
+	return v;
+}
+
+void esp_process_burst(struct esp_worker *w, struct pkt *const *pkts,
+		       unsigned n, enum esp_hint hint, struct esp_result *r)
+{
+	pthread_rwlock_rdlock(&w->engine->lock);
+	for (unsigned i = 0; i < n; i++)
+		process_one(w, pkts[i], hint, &r[i]);
+	pthread_rwlock_unlock(&w->engine->lock);
 }

@@ -20,6 +20,7 @@ enum esp_event_type {
 	ESP_EVENT_SILENT,	/* a registration was not heard for too long */
 	ESP_EVENT_REFUSED,	/* an SA was not added; reason says why */
 	ESP_EVENT_EXHAUSTED,	/* an outbound SA sent sequence number 2^32-1 */
+	ESP_EVENT_EXPIRED,	/* an SA reached its lifetime and was removed */
 	ESP_EVENT_GROUP_ADDED,	/* the first SA of a registration arrived */
 	ESP_EVENT_GROUP_REMOVED,	/* the last SA of a registration went */
 	ESP_EVENT__COUNT
@@ -39,7 +40,9 @@ struct esp_event {
 	const char *reason;		/* REFUSED */
 };
 
-/* Called synchronously from the worker that saw the change. */
+/* Called synchronously from the thread that saw the change: a worker (with
+ * the SAD read-locked) or the control thread. A handler must be
+ * thread-safe and must not add or remove SAs. */
 typedef void (*esp_event_fn)(void *arg, const struct esp_event *ev);
 
 const char *esp_event_name(enum esp_event_type type);
@@ -86,6 +89,23 @@ int esp_engine_add_sa(struct esp_engine *e, const struct esp_sa_params *p,
 int esp_engine_del_sa(struct esp_engine *e, uint32_t spi,
 		      const struct esp_addr *dst);
 
+/* Removes every SA; returns how many. */
+size_t esp_engine_flush(struct esp_engine *e);
+
+/* The control side's time (for SA lifetimes), in the milliseconds of the
+ * clock the workers are given. */
+void esp_engine_set_time(struct esp_engine *e, uint64_t now_ms);
+
+/* Removes the SAs whose lifetime has run out by @now_ms, each with an
+ * EXPIRED event; returns how many. */
+size_t esp_engine_expire(struct esp_engine *e, uint64_t now_ms);
+
+/* Readers of the SAD and the encapsulation table outside the packet path
+ * (listing, statistics) hold this while they look. Adding and removing SAs
+ * takes it exclusively; workers take it shared once per burst. */
+void esp_engine_read_lock(struct esp_engine *e);
+void esp_engine_read_unlock(struct esp_engine *e);
+
 /* Per-thread state: the IV pool and counters. One per packet thread. */
 struct esp_worker *esp_worker_new(struct esp_engine *e);
 
@@ -104,6 +124,9 @@ enum esp_hint {
 	ESP_HINT_ANY,
 	ESP_HINT_INBOUND,
 	ESP_HINT_OUTBOUND,
+	ESP_HINT_PROTECT,	/* outbound, taken from a protected port: a
+				 * packet no SA protects is dropped
+				 * (unprotected), never passed in clear */
 };
 
 enum esp_verdict {
@@ -124,5 +147,10 @@ struct esp_result {
  * and PKT_TAILROOM behind its data for encapsulation to fit. */
 enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
 			     enum esp_hint hint, struct esp_result *r);
+
+/* The same for @n packets, taking the SAD lock once: what backends that
+ * receive in batches call. @r gets one result per packet. */
+void esp_process_burst(struct esp_worker *w, struct pkt *const *pkts,
+		       unsigned n, enum esp_hint hint, struct esp_result *r);
 
 #endif

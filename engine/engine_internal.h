@@ -2,6 +2,9 @@
 #ifndef ESPNAT_ENGINE_INTERNAL_H
 #define ESPNAT_ENGINE_INTERNAL_H
 
+#include <pthread.h>
+
+#include "engine/atomic.h"
 #include "engine/engine.h"
 #include "engine/ip.h"
 
@@ -15,8 +18,10 @@ struct esp_worker {
 };
 
 struct esp_engine {
+	pthread_rwlock_t lock;		/* SAD and table membership */
 	struct esp_sad *sad;
 	struct encap_table *table;
+	uint64_t now_ms;		/* control side's time */
 	struct esp_worker *workers;
 	esp_event_fn on_event;
 	void *event_arg;

@@ -180,11 +180,20 @@ enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
 	if (ai->icv_len &&
 	    !esp_hmac_verify(&sa->hmac, esp, covered, esp + covered, ai->icv_len))
 		return esp_drop(w, r, sa, ESP_DROP_AUTH);
-	/* only now, with the packet authenticated, may the window move */
-	esp_replay_update(&sa->replay, seq);
 
+	/* Only now, with the packet authenticated, may the window move. The
+	 * check is repeated under the lock: another worker may have taken
+	 * the same number since the unlocked look above. */
 	uint8_t *iv = esp + ESP_HDR_LEN, *ct = iv + ei->iv_len;
-	if (esp_cipher_run(&sa->decrypt, iv, ct, ct_len))
+	spin_lock(&sa->lock);
+	if (esp_replay_check(&sa->replay, seq) != ESP_REPLAY_OK) {
+		spin_unlock(&sa->lock);
+		return esp_drop(w, r, sa, ESP_DROP_REPLAY);
+	}
+	esp_replay_update(&sa->replay, seq);
+	int failed = esp_cipher_run(&sa->decrypt, iv, ct, ct_len);
+	spin_unlock(&sa->lock);
+	if (failed)
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
 
 	uint32_t padlen = ct[ct_len - 2];
@@ -202,9 +211,9 @@ enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
 		return verdict;
 	if (udp && sa->p.auth != ESP_AUTH_NONE)
 		learn_port(w, sa, v);
-	sa->stats.packets++;
-	sa->stats.bytes += len;
-	w->counters.decap++;
+	counter_add_shared(&sa->stats.packets, 1);
+	counter_add_shared(&sa->stats.bytes, len);
+	counter_inc(&w->counters.decap, 1);
 	r->verdict = ESP_VERDICT_DECAP;
 	return ESP_VERDICT_DECAP;
 }

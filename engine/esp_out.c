@@ -15,10 +15,14 @@
  * 2^32-1 the SA refuses to send, and says so once, when it gets there. */
 static bool next_seq(struct esp_worker *w, struct esp_sa *sa, uint32_t *seq)
 {
-	if (sa->seq_out >= ESP_SEQ_MAX)
+	/* an atomic count: workers sharing the SA never send a number twice;
+	 * past the end it keeps counting refusals, harmlessly, in 64 bits */
+	uint64_t n = __atomic_add_fetch(&sa->seq_out, 1, __ATOMIC_RELAXED);
+
+	if (n > ESP_SEQ_MAX)
 		return false;
-	*seq = (uint32_t)++sa->seq_out;
-	if (*seq == ESP_SEQ_MAX)
+	*seq = (uint32_t)n;
+	if (n == ESP_SEQ_MAX)
 		esp_emit_sa(w->engine, ESP_EVENT_EXHAUSTED, sa);
 	return true;
 }
@@ -131,7 +135,10 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 	put_be32(esp + 4, seq);
 	if (ei->iv_len && esp_rng_bytes(&w->rng, iv, ei->iv_len))
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
-	if (esp_cipher_run(&sa->encrypt, iv, ct, ct_len))
+	spin_lock(&sa->lock);
+	int failed = esp_cipher_run(&sa->encrypt, iv, ct, ct_len);
+	spin_unlock(&sa->lock);
+	if (failed)
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
 	if (ai->icv_len) {
 		uint8_t mac[ESP_MAX_DIGEST];
@@ -149,17 +156,20 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 	} else {
 		ip[v->ins_proto_off] = proto;
 		ip_set_len(ip, v->family, total);
-		if (v->family == AF_INET)
+		if (v->family == AF_INET) {
+			/* the packet grew: let it be fragmented rather than lost */
+			ip[6] &= (uint8_t)~0x40;
 			csum_ipv4_header(ip);
+		}
 	}
 	if (sa->p.encap) {
 		uint32_t ulen = total - (uint32_t)(udp - ip);
 		udpencap_write_header(udp, sa->p.encap_sport, dport, (uint16_t)ulen);
 		finish_udp(ip, outer_family, udp, ulen);
 	}
-	sa->stats.packets++;
-	sa->stats.bytes += plen;
-	w->counters.encap++;
+	counter_add_shared(&sa->stats.packets, 1);
+	counter_add_shared(&sa->stats.bytes, plen);
+	counter_inc(&w->counters.encap, 1);
 	r->verdict = ESP_VERDICT_ENCAP;
 	return ESP_VERDICT_ENCAP;
 }

@@ -8,6 +8,7 @@ static const char *const event_names[ESP_EVENT__COUNT] = {
 	[ESP_EVENT_SILENT] = "silent",
 	[ESP_EVENT_REFUSED] = "refused",
 	[ESP_EVENT_EXHAUSTED] = "exhausted",
+	[ESP_EVENT_EXPIRED] = "expired",
 	[ESP_EVENT_GROUP_ADDED] = "group-added",
 	[ESP_EVENT_GROUP_REMOVED] = "group-removed",
 };
@@ -43,6 +44,7 @@ int esp_event_format(const struct esp_event *ev, char *buf, size_t len)
 				esp_addr_str(&ev->dst, b), ev->reqid,
 				ev->reason ? ev->reason : "");
 	case ESP_EVENT_EXHAUSTED:
+	case ESP_EVENT_EXPIRED:
 		return snprintf(buf, len, "%s spi=0x%08x src=%s dst=%s", name,
 				ev->spi, esp_addr_str(&ev->src, a),
 				esp_addr_str(&ev->dst, b));

@@ -42,38 +42,61 @@ static inline uint64_t bit_of(uint32_t seq)
 	return (uint64_t)1 << (seq & 63);
 }
 
+/* The window is read without the SA lock for an early, advisory check and
+ * written under it: relaxed atomics make those reads well-defined, and the
+ * check is repeated under the lock before anything counts. */
+static inline uint32_t load_top(const struct esp_replay *r)
+{
+	return __atomic_load_n(&r->top, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t load_word(const struct esp_replay *r, uint32_t i)
+{
+	return __atomic_load_n(&r->bits[i], __ATOMIC_RELAXED);
+}
+
+static inline void store_word(struct esp_replay *r, uint32_t i, uint64_t v)
+{
+	__atomic_store_n(&r->bits[i], v, __ATOMIC_RELAXED);
+}
+
 enum esp_replay_result esp_replay_check(const struct esp_replay *r,
 					uint32_t seq)
 {
+	uint32_t top = load_top(r);
+
 	if (r->size == 0)
 		return ESP_REPLAY_OK;
 	if (seq == 0)
 		return ESP_REPLAY_ZERO;
-	if (seq > r->top)
+	if (seq > top)
 		return ESP_REPLAY_OK;
-	if (r->top - seq >= r->size)
+	if (top - seq >= r->size)
 		return ESP_REPLAY_TOO_OLD;
-	if (r->bits[word_of(r, seq)] & bit_of(seq))
+	if (load_word(r, word_of(r, seq)) & bit_of(seq))
 		return ESP_REPLAY_DUPLICATE;
 	return ESP_REPLAY_OK;
 }
 
 void esp_replay_update(struct esp_replay *r, uint32_t seq)
 {
+	uint32_t top = load_top(r);
+
 	if (r->size == 0) {
-		if (seq > r->top)
-			r->top = seq;
+		if (seq > top)
+			__atomic_store_n(&r->top, seq, __ATOMIC_RELAXED);
 		return;
 	}
-	if (seq > r->top) {
-		uint32_t from = r->top >> 6, to = seq >> 6;
+	if (seq > top) {
+		uint32_t from = top >> 6, to = seq >> 6;
 		uint32_t steps = to - from;
 
 		if (steps > r->words)
 			steps = r->words;
 		for (uint32_t i = 1; i <= steps; i++)
-			r->bits[(from + i) & (r->words - 1)] = 0;
-		r->top = seq;
+			store_word(r, (from + i) & (r->words - 1), 0);
+		__atomic_store_n(&r->top, seq, __ATOMIC_RELAXED);
 	}
-	r->bits[word_of(r, seq)] |= bit_of(seq);
+	uint32_t w = word_of(r, seq);
+	store_word(r, w, load_word(r, w) | bit_of(seq));
 }

@@ -152,6 +152,14 @@ void esp_sa_free(struct esp_sa *sa)
 	free(sa);
 }
 
+void esp_sa_stats_read(const struct esp_sa *sa, struct esp_sa_stats *out)
+{
+	out->packets = counter_read(&sa->stats.packets);
+	out->bytes = counter_read(&sa->stats.bytes);
+	for (int i = 0; i < ESP_DROP__COUNT; i++)
+		out->drops[i] = counter_read(&sa->stats.drops[i]);
+}
+
 bool esp_selector_match(const struct esp_selector *sel,
 			const struct esp_flow *f)
 {

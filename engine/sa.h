@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "engine/addr.h"
+#include "engine/atomic.h"
 #include "engine/crypto.h"
 #include "engine/drop.h"
 #include "engine/htable.h"
@@ -58,6 +59,7 @@ struct esp_sa_params {
 	uint16_t encap_dport;		/* 0 = learn from the peer */
 	struct esp_addr encap_oa;	/* NAT-OA; family 0 when unset */
 	struct esp_selector sel;	/* defaults to src/dst, any protocol */
+	uint32_t lifetime_s;		/* hard lifetime; 0 = none */
 };
 
 /* Sets the documented defaults: transport, both directions, window 64. */
@@ -76,9 +78,14 @@ struct esp_sa {
 	struct esp_sa_params p;
 	struct esp_cipher encrypt;	/* outbound use; no context for dir in */
 	struct esp_cipher decrypt;	/* inbound use; no context for dir out */
-	struct esp_hmac hmac;
+	struct esp_hmac hmac;		/* read-only once keyed */
+	/* Workers share an SA: the lock covers the cipher contexts (whose IV
+	 * changes per packet) and the replay window. seq_out and the stats
+	 * are atomic counters. */
+	struct spinlock lock;
 	struct esp_replay replay;
 	uint64_t seq_out;		/* last sequence number sent */
+	uint64_t expires_ms;		/* engine time; 0 = never */
 	struct esp_sa_stats stats;
 	struct encap_group *group;	/* registration, from p.reqid; NULL without */
 
@@ -109,6 +116,14 @@ static inline bool esp_sa_is_inbound(const struct esp_sa *sa)
 static inline bool esp_sa_is_outbound(const struct esp_sa *sa)
 {
 	return sa->p.dir != ESP_DIR_IN;
+}
+
+/* A consistent-enough copy of @sa's counters for display. */
+void esp_sa_stats_read(const struct esp_sa *sa, struct esp_sa_stats *out);
+
+static inline uint64_t esp_sa_seq_out(const struct esp_sa *sa)
+{
+	return counter_read(&sa->seq_out);
 }
 
 /* Whether @f lies inside @sel. */

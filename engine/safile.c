@@ -42,6 +42,7 @@ enum {
 	SEEN_ENCAP = 1 << 9,
 	SEEN_SEL = 1 << 10,
 	SEEN_DIR = 1 << 11,
+	SEEN_LIMIT = 1 << 12,
 };
 
 static int fail(struct parser *ps, const char *fmt, ...)
@@ -396,6 +397,16 @@ static int parse_words(struct parser *ps, struct esp_sa_params *p,
 		} else if (strcmp(kw, "sel") == 0) {
 			if (parse_sel(ps, p, sel))
 				return -1;
+		} else if (strcmp(kw, "limit") == 0) {
+			/* of iproute2's limits, the hard time one: a lifetime */
+			if (once(ps, SEEN_LIMIT, kw) || !(v = need_word(ps, kw)))
+				return -1;
+			if (strcmp(v, "time-hard") != 0)
+				return fail(ps, "only 'limit time-hard SECONDS' is supported, not '%s'", v);
+			if (!(v = need_word(ps, "time-hard")))
+				return -1;
+			if (parse_u32(v, UINT32_MAX, &p->lifetime_s) || p->lifetime_s == 0)
+				return fail(ps, "'%s' is not a lifetime in seconds", v);
 		} else if (strcmp(kw, "dir") == 0) {
 			if (once(ps, SEEN_DIR, kw) || !(v = need_word(ps, kw)))
 				return -1;
@@ -632,6 +643,8 @@ int esp_sa_format(const struct esp_sa *sa, char *buf, size_t len,
 		strbuf_printf(&o, " sport %u", p->sel.sport);
 	if (p->sel.dport)
 		strbuf_printf(&o, " dport %u", p->sel.dport);
+	if (p->lifetime_s)
+		strbuf_printf(&o, " limit time-hard %u", p->lifetime_s);
 	if (p->dir != ESP_DIR_BOTH)
 		strbuf_printf(&o, " dir %s", p->dir == ESP_DIR_IN ? "in" : "out");
 	return (int)o.need;

@@ -27,7 +27,8 @@ static void test_accepts(void)
 		       "enc 'cbc(aes)' 0x00112233445566778899aabbccddeeff "
 		       "encap espinudp 4500 0 0.0.0.0 "
 		       "sel src 10.0.0.0/24 dst 10.0.0.2 proto udp sport 5062 dport 5064 "
-		       "dir out # trailing comment", &p, err), 1);
+		       "limit time-hard 600 dir out # trailing comment", &p, err), 1);
+	CHECK_EQ(p.lifetime_s, 600);
 	CHECK_EQ(p.spi, 0x1000);
 	CHECK_EQ(p.reqid, 7);
 	CHECK_EQ(p.mode, ESP_MODE_TUNNEL);
@@ -100,6 +101,8 @@ static const struct refusal refusals[] = {
 	{ "src 10.0.0.300 dst 10.0.0.2 proto esp spi 0x1000", "not an IP address" },
 	{ "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1000 enc cbc(aes) '0011", "unterminated quote" },
 	{ "src 10.0.0.1 dst 10.0.0.2 proto esp spi", "'spi' needs a value" },
+	{ "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1000 limit byte-soft 10", "time-hard" },
+	{ "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1000 limit time-hard 0", "lifetime" },
 };
 
 static void test_refusals(void)
@@ -177,7 +180,8 @@ static void test_load_and_format(void)
 		"src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1000 reqid 1 mode tunnel \\\n"
 		"    auth-trunc 'hmac(sha1)' 0x0102030405060708090a0b0c0d0e0f1011121314 96 \\\n"
 		"    enc 'cbc(aes)' 0x00112233445566778899aabbccddeeff \\\n"
-		"    encap espinudp 4500 4500 0.0.0.0 sel src 198.51.100.7 dst 10.0.0.2 proto udp sport 5062 dir out\n"
+		"    encap espinudp 4500 4500 0.0.0.0 sel src 198.51.100.7 dst 10.0.0.2 proto udp sport 5062 \\\n"
+		"    limit time-hard 3600 dir out\n"
 		"src 10.0.0.2 dst 10.0.0.1 proto esp spi 0x2000 reqid 1 replay-window 4096 "
 		"auth hmac(md5) 0x00112233445566778899aabbccddeeff enc cbc(des3_ede) "
 		"0x0123456789abcdef23456789abcdef01456789abcdef0123 dir in\n";
