@@ -87,6 +87,11 @@ void esp_engine_set_time(struct esp_engine *e, uint64_t now_ms)
 	__atomic_store_n(&e->now_ms, now_ms, __ATOMIC_RELAXED);
 }
 
+void esp_engine_set_path_mtu(struct esp_engine *e, uint32_t path_mtu)
+{
+	__atomic_store_n(&e->path_mtu, path_mtu, __ATOMIC_RELAXED);
+}
+
 void esp_engine_emit(struct esp_engine *e, const struct esp_event *ev)
 {
 	if (e->on_event)

@@ -89,6 +89,10 @@ int esp_engine_add_sa(struct esp_engine *e, const struct esp_sa_params *p,
 int esp_engine_del_sa(struct esp_engine *e, uint32_t spi,
 		      const struct esp_addr *dst);
 
+/* Lowers the MSS of TCP SYNs ESP carries, both ways, so that segments
+ * still fit @path_mtu once ESP is added; 0 (the default) leaves TCP alone. */
+void esp_engine_set_path_mtu(struct esp_engine *e, uint32_t path_mtu);
+
 /* Removes every SA; returns how many. */
 size_t esp_engine_flush(struct esp_engine *e);
 

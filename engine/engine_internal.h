@@ -22,6 +22,7 @@ struct esp_engine {
 	struct esp_sad *sad;
 	struct encap_table *table;
 	uint64_t now_ms;		/* control side's time */
+	uint32_t path_mtu;		/* MSS clamping; 0 = off */
 	struct esp_worker *workers;
 	esp_event_fn on_event;
 	void *event_arg;

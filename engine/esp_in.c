@@ -5,6 +5,7 @@
 #include "encap/table.h"
 #include "engine/csum.h"
 #include "engine/engine_internal.h"
+#include "engine/mss.h"
 
 #define ESP_HDR_LEN 8
 #define ECN_MASK 0x03
@@ -38,6 +39,17 @@ static void propagate_ecn(uint8_t outer_tclass, uint8_t *inner, uint8_t family)
 	}
 }
 
+/* A SYN from the peer announces the MSS our side may send: lowered so
+ * that our segments fit once protected (see mss.h). */
+static void clamp(struct esp_worker *w, const struct esp_sa *sa, uint8_t *ip,
+		  const struct ip_view *v)
+{
+	uint32_t mtu = __atomic_load_n(&w->engine->path_mtu, __ATOMIC_RELAXED);
+
+	if (mtu)
+		mss_clamp(ip, v, mss_for(sa, v->family, mtu));
+}
+
 static enum esp_verdict deliver_tunnel(struct esp_worker *w, struct esp_sa *sa,
 				       struct pkt *p, const struct ip_view *outer,
 				       uint8_t *inner, uint32_t len,
@@ -55,6 +67,7 @@ static enum esp_verdict deliver_tunnel(struct esp_worker *w, struct esp_sa *sa,
 	if (!esp_selector_match(&sa->p.sel, &f))
 		return esp_drop(w, r, sa, ESP_DROP_POLICY);
 	propagate_ecn(outer->tclass, inner, v.family);
+	clamp(w, sa, inner, &v);
 	/* tunnel-mode TFC padding may follow the inner packet: its own
 	 * length says where it ends */
 	p->off = (uint32_t)(inner - p->buf);
@@ -123,6 +136,7 @@ static enum esp_verdict deliver_transport(struct esp_worker *w,
 	ip_flow(&v, &f);
 	if (!esp_selector_match(&sa->p.sel, &f))
 		return esp_drop(w, r, sa, ESP_DROP_POLICY);
+	clamp(w, sa, ip, &v);
 	return ESP_VERDICT_DECAP;
 }
 

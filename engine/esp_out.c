@@ -6,6 +6,7 @@
 #include "encap/udpencap.h"
 #include "engine/csum.h"
 #include "engine/engine_internal.h"
+#include "engine/mss.h"
 
 #define ESP_HDR_LEN 8
 #define IP_MAXPACKET 65535
@@ -115,6 +116,9 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 	uint32_t seq;
 	if (!next_seq(w, sa, &seq))
 		return esp_drop(w, r, sa, ESP_DROP_SEQ_EXHAUSTED);
+	uint32_t mtu = __atomic_load_n(&w->engine->path_mtu, __ATOMIC_RELAXED);
+	if (mtu)
+		mss_clamp(pkt_data(p), v, mss_for(sa, v->family, mtu));
 
 	write_trailer(pkt_data(p) + v->len, padlen, next_header);
 

@@ -68,9 +68,11 @@ static const char *check_selector(const struct esp_sa_params *p)
 	if (s->src_plen > esp_addr_bits(&s->src) ||
 	    s->dst_plen > esp_addr_bits(&s->dst))
 		return "selector prefix length too long";
-	if ((s->sport || s->dport) && s->proto != IPPROTO_NUM_UDP &&
-	    s->proto != IPPROTO_NUM_TCP)
-		return "selector ports need proto udp or tcp";
+	/* ports with "any" protocol: UDP and TCP alike, as TS 33.203 7.1
+	 * has one SA carry both */
+	if ((s->sport || s->dport) && s->proto != 0 &&
+	    s->proto != IPPROTO_NUM_UDP && s->proto != IPPROTO_NUM_TCP)
+		return "selector ports need proto udp, tcp or any";
 	if (p->mode == ESP_MODE_TRANSPORT && s->src.family != p->src.family)
 		return "transport mode cannot change the address family";
 	return NULL;

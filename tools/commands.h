@@ -3,5 +3,7 @@
 #define ESPNAT_TOOLS_COMMANDS_H
 
 int cmd_pcap(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
+int cmd_cleanup(int argc, char **argv);
 
 #endif

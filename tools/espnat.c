@@ -16,6 +16,14 @@ struct command {
 
 static const struct command commands[] = {
 	{ "pcap", cmd_pcap, "protect/unprotect the packets of a capture with an SA file" },
+	{ "sa", cmd_ctl, "add, delete, list or flush espnatd's SAs" },
+	{ "reg", cmd_ctl, "add, delete or list registrations (four SAs from sec-agree)" },
+	{ "table", cmd_ctl, "espnatd's UDP encapsulation table" },
+	{ "stats", cmd_ctl, "espnatd's counters and drop reasons" },
+	{ "events", cmd_ctl, "follow espnatd's events" },
+	{ "ping", cmd_ctl, "ask whether espnatd runs" },
+	{ "reload", cmd_ctl, "have espnatd re-read its config file" },
+	{ "cleanup", cmd_cleanup, "remove the rules a crashed espnatd left" },
 };
 
 static void usage(FILE *f)

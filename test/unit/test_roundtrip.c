@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/csum.h"
 #include "engine/ip.h"
 #include "test/unit/check.h"
 #include "test/unit/testutil.h"
@@ -185,8 +186,78 @@ static void ipv6_extension_headers(void)
 	esp_engine_free(rx);
 }
 
+/* A SYN announcing MSS 1460 leaves (and arrives) announcing what fits the
+ * path once protected; its checksum stays right; other segments are not
+ * touched. Without a path MTU nothing is. */
+static void mss_clamping(void)
+{
+	static struct test_pkt t;
+	uint8_t pkt[128];
+	struct esp_engine *tx = esp_engine_new(), *rx = esp_engine_new();
+	struct esp_worker *wt = esp_worker_new(tx), *wr = esp_worker_new(rx);
+	struct esp_result r;
+	const char *line = "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x600 mode tunnel "
+			   "auth hmac(sha1) 0x000102030405060708090a0b0c0d0e0f10111213 "
+			   "enc cbc(aes) 0x2b7e151628aed2a6abf7158809cf4f3c "
+			   "encap espinudp 4500 4500 0.0.0.0 dir ";
+	char l[400];
+
+	snprintf(l, sizeof(l), "%sout", line);
+	add_sa(tx, l);
+	snprintf(l, sizeof(l), "%sin", line);
+	add_sa(rx, l);
+	/* a SYN: 20-byte IPv4 header, TCP with NOP NOP MSS 1460 */
+	memset(pkt, 0, sizeof(pkt));
+	pkt[0] = 0x45;
+	put_be16(pkt + 2, 48);
+	pkt[8] = 64;
+	pkt[9] = IPPROTO_NUM_TCP;
+	memcpy(pkt + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+	uint8_t *tcp = pkt + 20;
+	put_be16(tcp, 5062);
+	put_be16(tcp + 2, 5068);
+	tcp[12] = 7 << 4;		/* 28-byte header */
+	tcp[13] = 0x02;			/* SYN */
+	put_be16(tcp + 14, 65535);
+	memcpy(tcp + 20, "\x01\x01\x02\x04\x05\xb4\x00\x00", 8);
+	csum_ipv4_header(pkt);
+	put_be16(tcp + 16, csum_l4(pkt + 12, pkt + 16, 4, IPPROTO_NUM_TCP, tcp, 28));
+	CHECK(l4_checksum_ok(pkt, 48));
+
+	for (int on = 0; on <= 1; on++) {
+		esp_engine_set_path_mtu(tx, on ? 1500 : 0);
+		test_pkt_set(&t, pkt, 48);
+		CHECK_EQ(run(wt, &t, &r), ESP_VERDICT_ENCAP);
+		CHECK_EQ(run(wr, &t, &r), ESP_VERDICT_DECAP);
+		uint16_t mss = get_be16(pkt_data(&t.p) + 20 + 24);
+		/* 1500 - 20 (IP) - 20 (TCP) - (8 UDP + 8 ESP + 16 IV + 15 pad + 2 + 12 ICV)
+		 * - 20 (outer IP) = 1379 */
+		CHECK_EQ(mss, on ? 1379 : 1460);
+		CHECK(l4_checksum_ok(pkt_data(&t.p), t.p.len));
+	}
+	/* the receiving side clamps what arrives too */
+	esp_engine_set_path_mtu(tx, 0);
+	esp_engine_set_path_mtu(rx, 1400);
+	test_pkt_set(&t, pkt, 48);
+	run(wt, &t, &r);
+	CHECK_EQ(run(wr, &t, &r), ESP_VERDICT_DECAP);
+	CHECK_EQ(get_be16(pkt_data(&t.p) + 44), 1279);
+	CHECK(l4_checksum_ok(pkt_data(&t.p), t.p.len));
+	/* not a SYN: left alone */
+	tcp[13] = 0x10;
+	put_be16(tcp + 16, 0);
+	put_be16(tcp + 16, csum_l4(pkt + 12, pkt + 16, 4, IPPROTO_NUM_TCP, tcp, 28));
+	test_pkt_set(&t, pkt, 48);
+	run(wt, &t, &r);
+	CHECK_EQ(run(wr, &t, &r), ESP_VERDICT_DECAP);
+	CHECK_MEM(pkt_data(&t.p), pkt, 48);
+	esp_engine_free(tx);
+	esp_engine_free(rx);
+}
+
 int main(void)
 {
+	mss_clamping();
 	for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++)
 		for (size_t j = 0; j < sizeof(shapes) / sizeof(shapes[0]); j++)
 			round_trip(&combos[i], &shapes[j]);

@@ -38,6 +38,12 @@ static void test_specificity(void)
 	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x102 " KEY " sel src 10.0.0.1 dst 10.0.0.2 proto udp dir out");
 	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x103 " KEY " sel src 10.0.0.1 dst 10.0.0.2 proto udp sport 5062 dport 5064 dir out");
 	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x104 " KEY " dir in");
+	/* ports with any protocol: UDP and TCP share it, ICMP does not */
+	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x105 " KEY " sel src 10.0.0.1 dst 10.0.0.3 sport 5066 dport 5064 dir out");
+	CHECK_EQ(out_spi(sad, flow("10.0.0.1", "10.0.0.3", 17, 5066, 5064)), 0x105);
+	CHECK_EQ(out_spi(sad, flow("10.0.0.1", "10.0.0.3", 6, 5066, 5064)), 0x105);
+	CHECK_EQ(out_spi(sad, flow("10.0.0.1", "10.0.0.3", 1, 0, 0)), 0x100);	/* the /8 one */
+	CHECK_EQ(esp_engine_del_sa(e, 0x105, &(struct esp_addr){ AF_INET, { 10, 0, 0, 2 } }), 0);
 
 	CHECK_EQ(out_spi(sad, flow("10.0.0.1", "10.0.0.2", 17, 5062, 5064)), 0x103);
 	CHECK_EQ(out_spi(sad, flow("10.0.0.1", "10.0.0.2", 17, 5062, 5065)), 0x102);

@@ -143,7 +143,7 @@ static void test_load_errors(void)
 		  "neither encryption nor integrity" },
 		{ "src 10.0.0.1 dst 10.0.0.2 proto esp spi 200 auth hmac(md5) 0x00112233445566778899aabbccddeeff",
 		  "reserved" },
-		{ "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1000 auth hmac(md5) 0x00112233445566778899aabbccddeeff sel src 10.0.0.1 dst 10.0.0.2 sport 5060",
+		{ "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1000 auth hmac(md5) 0x00112233445566778899aabbccddeeff sel src 10.0.0.1 dst 10.0.0.2 proto icmp sport 5060",
 		  "ports need proto" },
 		{ "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1000 auth hmac(md5) 0x00112233445566778899aabbccddeeff sel src 2001:db8::1 dst 2001:db8::2",
 		  "transport mode cannot change" },

@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""espnatd in network namespaces made here: a P-CSCF and a UE joined by a
+veth pair, each with its own espnatd, a UDP and a TCP exchange on the
+protected ports in both directions, over the NFQUEUE and the TUN data
+paths. Nothing in clear on the wire, at any time: not before the SAs are
+there, not while the daemon is killed, not after. The control socket is
+for root only and survives garbage.
+Usage: daemon_test.py BUILD_DIR"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netns  # noqa: E402
+from netns import Capture, Lab, check, udp_exchange, tcp_exchange, wire_report  # noqa: E402
+
+BUILD = os.path.abspath(sys.argv[1])
+ESPNATD = os.path.join(BUILD, "tools", "espnatd")
+ESPNAT = os.path.join(BUILD, "tools", "espnat")
+
+PC4, UE4 = "10.31.0.1", "10.31.0.2"
+PC6, UE6 = "fd00:31::1", "fd00:31::2"
+UE_PORTS, PC_PORTS = (5062, 5064), (5066, 5068)
+KEYS = "ik 0123456789abcdef0123456789abcdef ck fedcba9876543210fedcba9876543210"
+
+
+def reg_words(ue, pc, mode, reqid, spi_base=1000):
+    return (f"ue {ue} pcscf {pc} ue-spi-c {spi_base + 111} ue-spi-s {spi_base + 222} "
+            f"pcscf-spi-c {spi_base + 333} pcscf-spi-s {spi_base + 444} "
+            f"ue-port-c {UE_PORTS[0]} ue-port-s {UE_PORTS[1]} "
+            f"pcscf-port-c {PC_PORTS[0]} pcscf-port-s {PC_PORTS[1]} "
+            f"alg hmac-sha-1-96 ealg aes-cbc {KEYS} mod {mode} reqid {reqid}").split()
+
+
+class Daemon:
+    def __init__(self, lab, ns, name, role, datapath, ports):
+        self.lab, self.ns, self.name = lab, ns, name
+        self.sock = os.path.join(lab.tmp, name + ".sock")
+        self.log = os.path.join(lab.tmp, name + ".log")
+        self.args = [ESPNATD, "--role", role, "--datapath", datapath, "--control", self.sock,
+                     "--protected-ports", ",".join(map(str, ports)), "--tun", "esp" + name[:8]]
+        self.p = None
+
+    def start(self):
+        self.p = self.lab.spawn(self.ns, *self.args, log=self.log)
+        for _ in range(100):
+            if self.ctl("ping", check_ok=False).get("ok"):
+                return True
+            time.sleep(0.05)
+        print(open(self.log).read())
+        return False
+
+    def ctl(self, *words, check_ok=True):
+        r = subprocess.run([ESPNAT, *words, "--json", "--socket", self.sock],
+                           capture_output=True, text=True, timeout=20)
+        try:
+            answer = json.loads(r.stdout.splitlines()[0]) if r.stdout else {}
+        except ValueError:
+            answer = {}
+        if check_ok and not answer.get("ok"):
+            raise RuntimeError(f"{self.name}: {' '.join(words)}: {r.stdout}{r.stderr}")
+        return answer
+
+    def stop(self, sig=signal.SIGTERM):
+        self.lab.kill(self.p, sig)
+
+
+def topology(lab):
+    pc, ue = lab.ns("pc"), lab.ns("ue")
+    lab.veth(pc, "vpc", PC4 + "/24", ue, "vue", UE4 + "/24")
+    lab.exec(pc, "ip", "addr", "add", PC6 + "/64", "dev", "vpc", "nodad")
+    lab.exec(ue, "ip", "addr", "add", UE6 + "/64", "dev", "vue", "nodad")
+    return pc, ue
+
+
+def exchanges(lab, pc, ue, tag, family=4, tcp=True):
+    """UE request to the P-CSCF's server port and its answer; a P-CSCF
+    request to the UE's server port and its answer; SIP over TCP."""
+    pc_a, ue_a = (PC4, UE4) if family == 4 else (PC6, UE6)
+    ok = True
+    msg = f"REGISTER sip:ims SIP/2.0 MARKER-{tag}-up".encode()
+    got = udp_exchange(lab, pc, pc_a, PC_PORTS[1], ue, ue_a, UE_PORTS[0], msg)
+    ok &= check(got == b"ANSWER:" + msg, f"{tag}: UDP UE {ue_a}:{UE_PORTS[0]} -> P-CSCF :{PC_PORTS[1]} and back")
+    msg = f"MESSAGE sip:ue SIP/2.0 MARKER-{tag}-down".encode()
+    got = udp_exchange(lab, ue, ue_a, UE_PORTS[1], pc, pc_a, PC_PORTS[0], msg)
+    ok &= check(got == b"ANSWER:" + msg, f"{tag}: UDP P-CSCF :{PC_PORTS[0]} -> UE :{UE_PORTS[1]} and back")
+    if tcp:
+        big = b"INVITE sip:x SIP/2.0 MARKER-" + tag.encode() + b"-tcp " + b"v=0 " * 1500
+        got = tcp_exchange(lab, pc, pc_a, PC_PORTS[1], ue, ue_a, UE_PORTS[0], big)
+        ok &= check(got == b"ANSWER:" + big, f"{tag}: TCP, {len(big)} bytes each way (segments grown past the MTU)"
+                    + ("" if got == b"ANSWER:" + big else f" got {len(got)} bytes: {got[:40]!r}"))
+    return ok
+
+
+def no_plaintext(packets, tag):
+    esp, plain, offenders = wire_report(packets, b"MARKER-")
+    check(esp > 0, f"{tag}: ESP on the wire ({esp} packets)")
+    check(plain == 0, f"{tag}: no plaintext on the wire {offenders[:3]}")
+
+
+def scenario(pc_path, ue_path, mode, families):
+    tag = f"{pc_path}/{ue_path}/{mode}"
+    lab = Lab("d")
+    try:
+        pc, ue = topology(lab)
+        dpc = Daemon(lab, pc, "pcscf", "pcscf", pc_path, PC_PORTS)
+        due = Daemon(lab, ue, "ue", "ue", ue_path, UE_PORTS)
+        if not (check(dpc.start(), f"{tag}: P-CSCF espnatd up") and
+                check(due.start(), f"{tag}: UE espnatd up")):
+            return
+        cap = Capture(lab, pc, "vpc", "wire")
+        # before any SA: the protected ports are closed, nothing leaks
+        got = udp_exchange(lab, pc, PC4, PC_PORTS[1], ue, UE4, UE_PORTS[0], b"MARKER-before", timeout=1)
+        check(got is None, f"{tag}: nothing gets through before the SAs exist")
+        for fam in families:
+            pc_a, ue_a = (PC4, UE4) if fam == 4 else (PC6, UE6)
+            dpc.ctl("reg", "add", *reg_words(ue_a, pc_a, mode, fam))
+            due.ctl("reg", "add", *reg_words(ue_a, pc_a, mode, fam))
+            exchanges(lab, pc, ue, f"{tag}/IPv{fam}", fam, tcp=True)
+        # a protected port toward a port no SA covers: dropped, not sent
+        got = udp_exchange(lab, pc, PC4, 5099, ue, UE4, UE_PORTS[0], b"MARKER-nosa", timeout=1)
+        check(got is None, f"{tag}: no SA for the destination port: nothing sent")
+        # protected, to a port nobody listens on: the ICMP error that would
+        # quote the decapsulated plaintext must not leave in clear
+        got = udp_exchange(lab, pc, PC4, 5099, ue, UE4, UE_PORTS[1], b"x", timeout=0.5)
+        lab.exec(ue, "/usr/bin/python3", "-c", f"""
+import socket
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(({UE4!r},{UE_PORTS[1]}))
+s.sendto(b'MESSAGE MARKER-to-a-closed-port',({PC4!r},{PC_PORTS[0]}))""")
+        time.sleep(0.3)
+        # plaintext from outside to a protected port: dropped on arrival
+        got = udp_exchange(lab, ue, UE4, UE_PORTS[1], pc, PC4, 5070, b"PROBE-inbound-clear", timeout=1)
+        check(got is None, f"{tag}: plaintext to a protected port is not delivered")
+        packets = cap.stop()
+        no_plaintext(packets, tag)
+        stats = dpc.ctl("stats")
+        check(stats["decap"] > 0 and stats["encap"] > 0, f"{tag}: P-CSCF counted encap {stats['encap']} decap {stats['decap']}")
+        if mode == "UDP-enc-tun":
+            regs = dpc.ctl("reg", "list")["registrations"]
+            check(all(r["port"] == 4500 for r in regs), f"{tag}: P-CSCF learned the UE's port {[r['port'] for r in regs]}")
+        kill_and_restart(lab, pc, ue, due, dpc, tag, mode, families[0])
+    finally:
+        lab.close()
+
+
+def kill_and_restart(lab, pc, ue, due, dpc, tag, mode, fam):
+    """kill -9 the UE's daemon while the UE sends: nothing in clear. Then
+    a new daemon with the SAs added again: traffic flows again."""
+    cap = Capture(lab, pc, "vpc", "kill")
+    receiver = lab.spawn(pc, "/usr/bin/python3", "-c", f"""
+import socket,time
+s=socket.socket(); s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(({PC4!r},{PC_PORTS[1]})); s.settimeout(0.5); n=0; end=time.time()+6
+while time.time()<end:
+    try: s.recvfrom(2000); n+=1
+    except socket.timeout: pass
+open({os.path.join(lab.tmp, 'received')!r},'w').write(str(n))
+""")
+    sender = lab.spawn(ue, "/usr/bin/python3", "-c", f"""
+import socket,time
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(({UE4!r},{UE_PORTS[0]}))
+for i in range(80):
+    try: s.sendto(b'REGISTER MARKER-kill-%d' % i,({PC4!r},{PC_PORTS[1]}))
+    except OSError: pass
+    time.sleep(0.05)
+""")
+    time.sleep(1.5)
+    due.stop(signal.SIGKILL)
+    sender.wait(timeout=15)
+    receiver.wait(timeout=15)
+    received = int(open(os.path.join(lab.tmp, "received")).read())
+    check(0 < received < 80, f"{tag}: kill -9 mid-flow: {received} of 80 arrived before the kill, none after")
+    packets = cap.stop()
+    esp, plain, offenders = wire_report(packets, b"MARKER-")
+    check(plain == 0, f"{tag}: no plaintext while the UE's daemon is dead {offenders[:3]}")
+    # a new daemon, the registration added again
+    if not check(due.start(), f"{tag}: UE espnatd restarted"):
+        return
+    dpc.ctl("reg", "del", "reqid", str(fam))
+    dpc.ctl("reg", "add", *reg_words(UE4, PC4, mode, fam, spi_base=2000))
+    due.ctl("reg", "add", *reg_words(UE4, PC4, mode, fam, spi_base=2000))
+    got = udp_exchange(lab, pc, PC4, PC_PORTS[1], ue, UE4, UE_PORTS[0], b"MARKER-again")
+    check(got == b"ANSWER:MARKER-again", f"{tag}: traffic flows again after the SAs are re-added")
+
+
+def control_socket():
+    lab = Lab("c")
+    try:
+        pc, ue = topology(lab)
+        d = Daemon(lab, pc, "ctl", "pcscf", "nfqueue", PC_PORTS)
+        if not check(d.start(), "control: espnatd up"):
+            return
+        check(oct(os.stat(d.sock).st_mode & 0o777) == "0o600", "control: socket mode 0600")
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        r = subprocess.run(nobody + [ESPNAT, "ping", "--socket", d.sock], capture_output=True, text=True)
+        check(r.returncode != 0 and "ermission denied" in r.stderr, f"control: a non-root user cannot connect ({r.stderr.strip()})")
+        os.chmod(d.sock, 0o666)     # as if an admin opened it up: the daemon still checks
+        os.chmod(lab.tmp, 0o755)
+        r = subprocess.run(nobody + [ESPNAT, "ping", "--socket", d.sock], capture_output=True, text=True)
+        check(r.returncode == 1 and "for root" in r.stderr, f"control: a non-root peer is refused by SO_PEERCRED ({r.stderr.strip()})")
+        os.chmod(d.sock, 0o600)
+
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.sock)
+        f = s.makefile("rwb")
+        garbage = [b"", b"bogus", b"sa", b"sa add", b"sa add src 1.2.3.4", b"sa del spi x dst y",
+                   b"sa del spi 0x1234 dst 10.9.9.9", b"reg add ue", b"reg del reqid 99",
+                   b"reg add ue 1.2.3.4 pcscf 1.2.3.5 ik zz", b"table reqid x", b"\xff\xfe\x00",
+                   b"sa add src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x500 enc cbc(aes) 0x00",
+                   b"ping ping", "é".encode() * 100]
+        answers = []
+        for g in garbage:
+            f.write(g + b"\n")
+            f.flush()
+            answers.append(json.loads(f.readline()))
+        check(all(a.get("ok") is False and a.get("error") for a in answers),
+              f"control: {len(garbage)} malformed requests, each an error line")
+        check("no SA with spi 0x00001234" in answers[6]["error"], "control: deleting an unknown SA says so")
+        f.write(b"ping\n")
+        f.flush()
+        check(json.loads(f.readline()).get("ok") is True, "control: still answering after garbage")
+        f.write(b"x" * 70000 + b"\n")
+        f.flush()
+        line = f.readline()
+        check(b"too long" in line, "control: an oversized line is refused")
+        s.close()
+        many = [socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) for _ in range(70)]
+        for m in many:
+            m.connect(d.sock)
+        refused = 0
+        for m in many:
+            m.settimeout(1)
+            try:
+                refused += b"too many" in m.recv(200)
+            except socket.timeout:
+                pass
+        check(refused == 70 - 64, f"control: 70 connections at once, the {refused} beyond 64 refused")
+        for m in many:
+            m.close()
+        answered = False
+        for _ in range(50):     # the daemon notices the hang-ups as it polls
+            if d.ctl("ping", check_ok=False).get("ok"):
+                answered = True
+                break
+            time.sleep(0.05)
+        check(answered, "control: answering again once they are gone")
+        check(d.p.poll() is None, "control: the daemon kept running")
+        d.stop()
+        check(d.p.returncode == 0, "control: clean stop on SIGTERM")
+        rules = lab.exec(pc, "iptables-save", "-t", "raw").stdout
+        check("ESPNATD" not in rules, "control: a clean stop removes the rules")
+    finally:
+        lab.close()
+
+
+def main():
+    netns.need_root()
+    scenario("nfqueue", "nfqueue", "trans", [4, 6])
+    scenario("nfqueue", "tun", "UDP-enc-tun", [4])
+    scenario("tun", "nfqueue", "UDP-enc-tun", [4])
+    control_socket()
+    print(f"daemon_test: {netns.passed} passed, {netns.failed} failed")
+    return 1 if netns.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+/* espnatd's state, shared by its main loop and the control socket. */
+#ifndef ESPNAT_DAEMON_H
+#define ESPNAT_DAEMON_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+#include "nat/keepalive.h"
+#include "tools/daemon/config.h"
+#include "tools/daemon/eventq.h"
+#include "tools/io/inject.h"
+#include "tools/io/rules.h"
+
+#define DAEMON_MAX_WORKERS 64
+
+/* An SA that came from the config file, so that a reload knows what it
+ * may replace; the keys stay in the SA. */
+struct config_sa {
+	uint32_t spi;
+	struct esp_addr dst;
+};
+
+struct daemon {
+	struct daemon_config cfg;
+	const char *config_path;	/* NULL: none */
+	struct esp_engine *engine;
+	struct eventq *events;
+	struct nat_keepalive *keepalive;	/* UE role with keepalives on */
+	struct injector inject;
+	int stop_fd;			/* tells the workers to stop */
+	pthread_t threads[DAEMON_MAX_WORKERS];
+	void *workers[DAEMON_MAX_WORKERS];
+	unsigned nworkers;
+	enum rules_backend rules;
+	struct config_sa *config_sas;
+	size_t nconfig_sas;
+	uint32_t next_reqid;
+	uint64_t started_ms;
+	bool stopping;
+	bool reload;
+	/* --decrypted-pcap */
+	pthread_mutex_t tap_lock;
+	void *tap_pcap;
+	void *tap_dumper;
+};
+
+/* Adds the config file's SAs, or on reload reconciles them with what is
+ * installed: unchanged SAs keep their counters and windows. Returns 0, or
+ * -1 with "line N: reason" in @err (and then changes nothing). */
+int daemon_apply_config_sas(struct daemon *d, char *err, size_t errlen);
+
+#endif
