@@ -187,6 +187,79 @@ for i in range(80):
     check(got == b"ANSWER:MARKER-again", f"{tag}: traffic flows again after the SAs are re-added")
 
 
+def features():
+    """The config file and SIGHUP, lifetimes and their events, the
+    decrypted capture, fragmentation of what ESP grew, the tables."""
+    lab = Lab("f")
+    try:
+        pc, ue = topology(lab)
+        conf = os.path.join(lab.tmp, "pcscf.conf")
+        keys = ("auth-trunc 'hmac(sha1)' 0x0102030405060708090a0b0c0d0e0f1011121314 96 "
+                "enc 'cbc(aes)' 0x00112233445566778899aabbccddeeff")
+
+        def write_conf(spi_out):
+            with open(conf, "w") as f:
+                f.write(f"role pcscf\nprotected-ports {PC_PORTS[0]},{PC_PORTS[1]}\n"
+                        f"sa src {PC4} dst {UE4} proto esp spi {spi_out} {keys} "
+                        f"sel src {PC4} dst {UE4} sport {PC_PORTS[1]} dport {UE_PORTS[0]} dir out\n"
+                        f"sa src {UE4} dst {PC4} proto esp spi 0x7002 {keys} "
+                        f"sel src {UE4} dst {PC4} sport {UE_PORTS[0]} dport {PC_PORTS[1]} dir in\n")
+        write_conf("0x7001")
+        plain = os.path.join(lab.tmp, "plain.pcap")
+        dpc = Daemon(lab, pc, "fpc", "pcscf", "nfqueue", PC_PORTS)
+        dpc.args += ["--config", conf, "--decrypted-pcap", plain]
+        due = Daemon(lab, ue, "fue", "ue", "nfqueue", UE_PORTS)
+        if not (check(dpc.start(), "features: P-CSCF with a config file up") and
+                check(due.start(), "features: UE up")):
+            return
+        spis = sorted(x["spi"] for x in dpc.ctl("sa", "list")["sas"])
+        check(spis == ["0x00007001", "0x00007002"], f"features: the config file's SAs {spis}")
+        for line in (f"src {PC4} dst {UE4} proto esp spi 0x7001 {keys} dir in",
+                     f"src {UE4} dst {PC4} proto esp spi 0x7002 {keys} dir out"):
+            due.ctl("sa", "add", *line.replace("'", "").split())
+        events = subprocess.Popen([ESPNAT, "events", "--json", "--socket", dpc.sock],
+                                  stdout=subprocess.PIPE, text=True)
+        # UDP that ESP grows past the MTU: fragmented on the way, delivered
+        big = b"MESSAGE MARKER-big " + b"y" * 1450
+        got = udp_exchange(lab, pc, PC4, PC_PORTS[1], ue, UE4, UE_PORTS[0], big)
+        check(got == b"ANSWER:" + big, "features: a UDP message grown past the MTU gets through both ways")
+        listed = dpc.ctl("sa", "list")
+        check("0x00112233" not in json.dumps(listed), "features: sa list shows no keys")
+        check("0x00112233445566778899aabbccddeeff" in json.dumps(dpc.ctl("sa", "list", "keys")),
+              "features: sa list keys shows them, when asked")
+        # SIGHUP: one SA changed in the file, the other kept with its counters
+        before = {x["spi"]: x["packets"] for x in listed["sas"]}
+        write_conf("0x7003")
+        os.killpg(dpc.p.pid, signal.SIGHUP)
+        time.sleep(0.5)
+        after = {x["spi"]: x["packets"] for x in dpc.ctl("sa", "list")["sas"]}
+        check(sorted(after) == ["0x00007002", "0x00007003"] and after["0x00007002"] == before["0x00007002"] > 0,
+              f"features: SIGHUP reloaded the SAs, the unchanged one kept its counters ({before} -> {after})")
+        # a registration with a lifetime goes by itself, and says so
+        dpc.ctl("reg", "add", *reg_words(UE6, PC6, "UDP-enc-tun", 9), "lifetime", "1")
+        table = dpc.ctl("table", "reqid", "9")["text"]
+        shown = "undef" in table and "SA4" in table
+        check(shown, "features: the table shows the unlearned port" + ("" if shown else ":\n" + table))
+        regs = dpc.ctl("reg", "list")["registrations"]
+        check([r["reqid"] for r in regs] == [9] and regs[0]["port"] == 0, f"features: reg list {regs}")
+        time.sleep(2)
+        left = dpc.ctl("reg", "list")["registrations"]
+        check(left == [], f"features: the registration expired {left}")
+        events.terminate()
+        seen = [json.loads(l) for l in events.communicate(timeout=5)[0].splitlines()]
+        expired = [e for e in seen if e.get("event") == "expired"]
+        check(len(expired) == 4 and all(e.get("reqid") == 9 for e in expired),
+              f"features: four 'expired' events on the stream {[e.get('event') for e in seen]}")
+        dpc.stop()
+        check(dpc.p.returncode == 0, "features: clean stop")
+        from scapy.all import rdpcap as _rd
+        caps = [bytes(p) for p in _rd(plain)]
+        check(any(b"MARKER-big" in c for c in caps), f"features: --decrypted-pcap holds the plaintext ({len(caps)} packets)")
+        check(oct(os.stat(plain).st_mode & 0o777) == "0o600", "features: the decrypted capture is 0600")
+    finally:
+        lab.close()
+
+
 def control_socket():
     lab = Lab("c")
     try:
@@ -262,6 +335,7 @@ def main():
     scenario("nfqueue", "nfqueue", "trans", [4, 6])
     scenario("nfqueue", "tun", "UDP-enc-tun", [4])
     scenario("tun", "nfqueue", "UDP-enc-tun", [4])
+    features()
     control_socket()
     print(f"daemon_test: {netns.passed} passed, {netns.failed} failed")
     return 1 if netns.failed else 0
