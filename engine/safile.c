@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "engine/hex.h"
 #include "engine/ip.h"
 #include "engine/strbuf.h"
 
@@ -131,17 +132,6 @@ static int parse_u32(const char *s, uint32_t max, uint32_t *out)
 	return 0;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* KEY: 0x-hex, or a quoted string taken byte for byte (as setkey does). */
 static int parse_key(struct parser *ps, const struct word *w, uint8_t *key,
 		     size_t max, uint8_t *len)
@@ -165,7 +155,7 @@ static int parse_key(struct parser *ps, const struct word *w, uint8_t *key,
 	if (n / 2 > max)
 		return fail(ps, "key too long");
 	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
+		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return fail(ps, "hex key has a non-hex digit");
 		key[i] = (uint8_t)(hi << 4 | lo);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/hex.h"
+
 struct json_value {
 	enum json_type type;
 	union {
@@ -90,17 +92,6 @@ static size_t utf8_put(char *out, unsigned long cp)
 static bool is_digit(int c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static int hex_val(unsigned char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* ---- reader ---- */
@@ -313,7 +304,7 @@ static bool read_hex4(const struct parser *p, size_t at, size_t end,
 	if (end - at < 4)
 		return false;
 	for (size_t i = at; i < at + 4; i++) {
-		int h = hex_val(p->s[i]);
+		int h = hex_value(p->s[i]);
 		if (h < 0)
 			return false;
 		*cp = *cp << 4 | (unsigned long)h;

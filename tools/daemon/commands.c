@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "encap/table.h"
+#include "engine/hex.h"
 #include "engine/safile.h"
 #include "engine/strbuf.h"
 #include "nat/registration.h"
@@ -308,14 +309,6 @@ static const struct reg_word reg_words[] = {
 };
 #undef R
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* IK and CK: 128 bits in hex, with or without 0x. */
 static int hex16(const char *s, uint8_t out[16])
 {
@@ -324,7 +317,7 @@ static int hex16(const char *s, uint8_t out[16])
 	if (strlen(s) != 32)
 		return -1;
 	for (int i = 0; i < 16; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		int hi = hex_value(s[2 * i]), lo = hex_value(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);
