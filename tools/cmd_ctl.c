@@ -15,6 +15,7 @@
 
 #include "tools/commands.h"
 #include "tools/daemon/config.h"
+#include "tools/ctlclient.h"
 #include "tools/json.h"
 
 #define LINE_MAX_BYTES (64u << 20)
@@ -46,28 +47,6 @@ static void usage(FILE *f, const char *cmd)
 		"  espnat reload                  re-read espnatd's config file\n\n"
 		"  --json          print the daemon's JSON answer as it is\n"
 		"  --socket PATH   control socket (default %s)\n", cmd, CONTROL_DEFAULT);
-}
-
-static int connect_to(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(sa.sun_path, path, strlen(path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
 }
 
 /* Words back into one line; a word the shell unquoted that holds blanks is
@@ -193,7 +172,7 @@ int cmd_ctl(int argc, char **argv)
 	char *line = join(argc, argv);
 	if (!line)
 		return 2;
-	int fd = connect_to(o.socket);
+	int fd = ctl_connect(o.socket);
 	if (fd < 0) {
 		fprintf(stderr, "espnat: %s: %s (is espnatd running? as root?)\n", o.socket,
 			strerror(errno));

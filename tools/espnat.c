@@ -37,8 +37,28 @@ static void usage(FILE *f)
 	fprintf(f, "\n  --help     this text\n  --version  the version\n");
 }
 
+/* `espnat --json --socket S stats` means `espnat stats --json --socket S`:
+ * the control options may come before the command too. */
+static void move_leading_options(int argc, char **argv)
+{
+	int n = 0;
+
+	while (1 + n < argc && (strcmp(argv[1 + n], "--json") == 0 ||
+				strncmp(argv[1 + n], "--socket=", 9) == 0 ||
+				(strcmp(argv[1 + n], "--socket") == 0 && 2 + n < argc)))
+		n += strcmp(argv[1 + n], "--socket") == 0 ? 2 : 1;
+	if (n == 0 || 1 + n >= argc)
+		return;
+	for (int k = 0; k < n; k++) {
+		char *first = argv[1];
+		memmove(argv + 1, argv + 2, (size_t)(argc - 2) * sizeof(char *));
+		argv[argc - 1] = first;
+	}
+}
+
 int main(int argc, char **argv)
 {
+	move_leading_options(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

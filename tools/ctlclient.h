@@ -1,0 +1,21 @@
+/* Talking to espnatd's control socket from C: the espnat command and the
+ * lab's simulators. */
+#ifndef ESPNAT_TOOLS_CTLCLIENT_H
+#define ESPNAT_TOOLS_CTLCLIENT_H
+
+#include <stddef.h>
+
+/* Connects to the socket at @path; returns the fd or -1 (errno set). */
+int ctl_connect(const char *path);
+
+/* Sends the request line @request and returns espnatd's answer line in a
+ * new buffer (*@answer, freed by the caller); 0, or -1 with a reason in
+ * @err. The answer may still say {"ok":false,...}. */
+int ctl_call(const char *path, const char *request, char **answer, char *err,
+	     size_t errlen);
+
+/* ctl_call for requests whose answer only matters as ok or not: 0 when
+ * espnatd said ok, else -1 with its error (or the failure) in @err. */
+int ctl_ok(const char *path, const char *request, char *err, size_t errlen);
+
+#endif
