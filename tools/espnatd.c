@@ -67,6 +67,8 @@ static void usage(FILE *f)
 		"      --workers N           packet threads (default 1)\n"
 		"      --control PATH        control socket (default %s)\n"
 		"      --tun NAME            TUN device (default espnat0)\n"
+		"      --tun-mtu BYTES       its MTU (default 65535: whole datagrams)\n"
+		"      --tun-table N         routing table for the protected ports (default 4500)\n"
 		"      --keepalive SEC       UE role: NAT keepalive interval, 0 off (default 20)\n"
 		"      --silent-after SEC    P-CSCF role: report bindings silent this long,\n"
 		"                            0 off (default 120)\n"
@@ -91,6 +93,8 @@ static int parse_args(int argc, char **argv, struct daemon *d)
 		{ "workers", required_argument, NULL, 1 },
 		{ "control", required_argument, NULL, 1 },
 		{ "tun", required_argument, NULL, 1 },
+		{ "tun-mtu", required_argument, NULL, 1 },
+		{ "tun-table", required_argument, NULL, 1 },
 		{ "keepalive", required_argument, NULL, 1 },
 		{ "silent-after", required_argument, NULL, 1 },
 		{ "path-mtu", required_argument, NULL, 1 },
@@ -386,7 +390,11 @@ static void send_keepalives(struct daemon *d)
 				encap_table_group(esp_engine_table(d->engine), due[i]),
 				&src, &dst, &sport, &dport);
 			esp_engine_read_unlock(d->engine);
-			if (ok && inject_keepalive(&d->inject, &src, &dst, sport, dport) && verbose)
+			if (!ok)
+				continue;
+			if (inject_keepalive(&d->inject, &src, &dst, sport, dport) == 0)
+				d->keepalives_sent++;
+			else if (verbose)
 				say("keepalive for reqid %u not sent", due[i]);
 		}
 		if (n < 64)
@@ -429,6 +437,28 @@ static void drain_events(struct daemon *d, struct control *ctl)
 	}
 }
 
+/* Keepalives follow registrations from their group events; a scheduler
+ * made later (a reload turning them on) picks up those that exist. */
+static void start_keepalives(struct daemon *d)
+{
+	uint64_t seed;
+
+	nat_keepalive_free(d->keepalive);
+	d->keepalive = NULL;
+	if (d->cfg.role != NAT_ROLE_UE || !d->cfg.keepalive_s)
+		return;
+	arc4random_buf(&seed, sizeof(seed));
+	d->keepalive = nat_keepalive_new(&monotonic_clock, d->cfg.keepalive_s * 1000,
+					 NAT_KEEPALIVE_JITTER_PCT, seed);
+	if (!d->keepalive)
+		return;
+	esp_engine_read_lock(d->engine);
+	for (struct encap_group *g = encap_table_first(esp_engine_table(d->engine)); g;
+	     g = encap_table_next(g))
+		nat_keepalive_track(d->keepalive, g->reqid);
+	esp_engine_read_unlock(d->engine);
+}
+
 static void reload(struct daemon *d)
 {
 	struct daemon_config fresh;
@@ -464,6 +494,10 @@ static void reload(struct daemon *d)
 	if (ports)
 		install_rules(d);
 	esp_engine_set_path_mtu(d->engine, d->cfg.path_mtu);
+	if (keep.keepalive_s != d->cfg.keepalive_s) {
+		start_keepalives(d);
+		say("keepalives %s", d->keepalive ? "on" : "off");
+	}
 	if (daemon_apply_config_sas(d, err, sizeof(err)))
 		say("reload: %s: %s (SAs unchanged)", d->config_path, err);
 	else
@@ -564,12 +598,7 @@ int main(int argc, char **argv)
 	}
 	esp_engine_on_event(d.engine, eventq_push, d.events);
 	esp_engine_set_path_mtu(d.engine, d.cfg.path_mtu);
-	if (d.cfg.role == NAT_ROLE_UE && d.cfg.keepalive_s) {
-		uint64_t seed;
-		arc4random_buf(&seed, sizeof(seed));
-		d.keepalive = nat_keepalive_new(&monotonic_clock, d.cfg.keepalive_s * 1000,
-						NAT_KEEPALIVE_JITTER_PCT, seed);
-	}
+	start_keepalives(&d);
 	if (injector_open(&d.inject, err, sizeof(err))) {
 		say("%s", err);
 		goto out;

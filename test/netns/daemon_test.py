@@ -88,6 +88,10 @@ def exchanges(lab, pc, ue, tag, family=4, tcp=True):
     msg = f"MESSAGE sip:ue SIP/2.0 MARKER-{tag}-down".encode()
     got = udp_exchange(lab, ue, ue_a, UE_PORTS[1], pc, pc_a, PC_PORTS[0], msg)
     ok &= check(got == b"ANSWER:" + msg, f"{tag}: UDP P-CSCF :{PC_PORTS[0]} -> UE :{UE_PORTS[1]} and back")
+    # bigger than the link once protected: whole into ESP, fragmented after
+    big = f"MESSAGE sip:ue SIP/2.0 MARKER-{tag}-big ".encode() + b"z" * 3000
+    got = udp_exchange(lab, pc, pc_a, PC_PORTS[1], ue, ue_a, UE_PORTS[0], big)
+    ok &= check(got == b"ANSWER:" + big, f"{tag}: UDP of {len(big)} bytes both ways (fragmented after ESP)")
     if tcp:
         big = b"INVITE sip:x SIP/2.0 MARKER-" + tag.encode() + b"-tcp " + b"v=0 " * 1500
         got = tcp_exchange(lab, pc, pc_a, PC_PORTS[1], ue, ue_a, UE_PORTS[0], big)

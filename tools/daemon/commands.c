@@ -621,11 +621,15 @@ static void cmd_stats(struct daemon *d, struct json_writer *w)
 		      (unsigned long long)c.packets, (unsigned long long)c.encap,
 		      (unsigned long long)c.decap, (unsigned long long)c.keepalive,
 		      (unsigned long long)c.bypass, (unsigned long long)c.dropped);
+	if (d->cfg.role == NAT_ROLE_UE)
+		strbuf_printf(&sb, "%llu NAT keepalives sent\n",
+			      (unsigned long long)d->keepalives_sent);
 	ok_begin(w);
 	json_w_kv_uint(w, "packets", c.packets);
 	json_w_kv_uint(w, "encap", c.encap);
 	json_w_kv_uint(w, "decap", c.decap);
 	json_w_kv_uint(w, "keepalive", c.keepalive);
+	json_w_kv_uint(w, "keepalives_sent", d->keepalives_sent);
 	json_w_kv_uint(w, "bypass", c.bypass);
 	json_w_kv_uint(w, "dropped", c.dropped);
 	write_drops(w, c.drops);

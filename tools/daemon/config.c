@@ -20,7 +20,9 @@ void config_defaults(struct daemon_config *c)
 	c->workers = 1;
 	snprintf(c->control, sizeof(c->control), "%s", CONTROL_DEFAULT);
 	snprintf(c->tun_name, sizeof(c->tun_name), "espnat0");
-	c->tun_mtu = 1400;
+	/* whole datagrams into the device; ESP output is fragmented after
+	 * protection (tools/io/tun.c) */
+	c->tun_mtu = 65535;
 	c->tun_table = 4500;
 	c->keepalive_s = 20;
 	c->silent_after_s = 120;

@@ -28,6 +28,7 @@ struct daemon {
 	struct esp_engine *engine;
 	struct eventq *events;
 	struct nat_keepalive *keepalive;	/* UE role with keepalives on */
+	uint64_t keepalives_sent;		/* main thread only */
 	struct injector inject;
 	int stop_fd;			/* tells the workers to stop */
 	pthread_t threads[DAEMON_MAX_WORKERS];

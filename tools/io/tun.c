@@ -96,6 +96,18 @@ static void loose_rp_filter(const char *ifname)
 	close(fd);
 }
 
+/* What leaves through these sockets is already protected: bigger than the
+ * link, it is fragmented, as the kernel's own IPsec fragments after ESP. */
+static void allow_fragments(int fd, int family)
+{
+	int dont = family == AF_INET ? IP_PMTUDISC_DONT : IPV6_PMTUDISC_DONT;
+
+	if (family == AF_INET)
+		setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &dont, sizeof(dont));
+	else
+		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &dont, sizeof(dont));
+}
+
 static int udp_socket(int family, char *err, size_t errlen)
 {
 	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -105,6 +117,7 @@ static int udp_socket(int family, char *err, size_t errlen)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	allow_fragments(fd, family);
 	if (family == AF_INET) {
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(4500) };
 		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
@@ -131,7 +144,10 @@ static int esp_socket(int family)
 	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, IPPROTO_ESP);
 	int one = 1;
 
-	if (fd >= 0 && family == AF_INET6)
+	if (fd < 0)
+		return -1;
+	allow_fragments(fd, family);
+	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
 	return fd;
 }
@@ -198,6 +214,84 @@ static bool multicast(const uint8_t *ip, size_t len)
 	return len >= IPV4_HDR_LEN && (ip[16] & 0xf0) == 0xe0;
 }
 
+/* Sends what the engine protected: ESP-in-UDP from our port 4500 through
+ * the UDP socket, plain ESP through the raw ESP socket, each with the
+ * engine's outer source address and TOS, so that the kernel builds the
+ * outer header and fragments it when it exceeds the link MTU. Anything
+ * else (an IPv6 outer header with extension headers) goes out whole
+ * through the raw injector. */
+static void send_protected(struct tun_worker *w, const uint8_t *ip, uint32_t len)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct sockaddr_storage to;
+	struct msghdr mh = { .msg_name = &to, .msg_control = cbuf.buf,
+			     .msg_controllen = sizeof(cbuf.buf) };
+	struct iovec iov;
+	bool v4 = len >= IPV4_HDR_LEN && ip[0] >> 4 == 4;
+	uint32_t hl = v4 ? (uint32_t)(ip[0] & 0x0f) * 4 : IPV6_HDR_LEN;
+	uint8_t proto = v4 ? ip[9] : len >= IPV6_HDR_LEN ? ip[6] : 0;
+	int tos = v4 ? ip[1] : (ip[0] & 0x0f) << 4 | ip[1] >> 4;
+	int fd = -1;
+	uint32_t skip = hl;
+	uint16_t port = 0;
+
+	memset(&to, 0, sizeof(to));
+	memset(&cbuf, 0, sizeof(cbuf));
+	if (proto == IPPROTO_NUM_UDP && len >= hl + UDP_HDR_LEN && get_be16(ip + hl) == 4500) {
+		fd = w->fd[v4 ? SRC_UDP4 : SRC_UDP6];
+		port = get_be16(ip + hl + 2);
+		skip = hl + UDP_HDR_LEN;
+	} else if (proto == IPPROTO_NUM_ESP && len > hl) {
+		fd = w->fd[v4 ? SRC_ESP4 : SRC_ESP6];
+	}
+	if (fd < 0 || len < hl) {
+		inject_packet(w->out, ip, len);
+		return;
+	}
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	if (v4) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&to;
+		struct in_pktinfo pi = { 0 };
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		memcpy(&s4->sin_addr, ip + 16, 4);
+		mh.msg_namelen = sizeof(*s4);
+		memcpy(&pi.ipi_spec_dst, ip + 12, 4);
+		*c = (struct cmsghdr){ .cmsg_level = IPPROTO_IP, .cmsg_type = IP_PKTINFO,
+				       .cmsg_len = CMSG_LEN(sizeof(pi)) };
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		c = CMSG_NXTHDR(&mh, c);
+		*c = (struct cmsghdr){ .cmsg_level = IPPROTO_IP, .cmsg_type = IP_TOS,
+				       .cmsg_len = CMSG_LEN(sizeof(int)) };
+		mh.msg_controllen = CMSG_SPACE(sizeof(pi)) + CMSG_SPACE(sizeof(int));
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&to;
+		struct in6_pktinfo pi = { 0 };
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, ip + 24, 16);
+		mh.msg_namelen = sizeof(*s6);
+		memcpy(&pi.ipi6_addr, ip + 8, 16);
+		*c = (struct cmsghdr){ .cmsg_level = IPPROTO_IPV6, .cmsg_type = IPV6_PKTINFO,
+				       .cmsg_len = CMSG_LEN(sizeof(pi)) };
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		c = CMSG_NXTHDR(&mh, c);
+		*c = (struct cmsghdr){ .cmsg_level = IPPROTO_IPV6, .cmsg_type = IPV6_TCLASS,
+				       .cmsg_len = CMSG_LEN(sizeof(int)) };
+		mh.msg_controllen = CMSG_SPACE(sizeof(pi)) + CMSG_SPACE(sizeof(int));
+	}
+	memcpy(CMSG_DATA(c), &tos, sizeof(tos));
+	iov = (struct iovec){ (void *)(ip + skip), len - skip };
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (sendmsg(fd, &mh, MSG_DONTWAIT) < 0) {
+		/* a full socket buffer drops, as a full device queue would */
+	}
+}
+
 /* Outbound: what the routes sent into the device is protected and sent. */
 static void from_tun(struct tun_worker *w)
 {
@@ -220,7 +314,7 @@ static void from_tun(struct tun_worker *w)
 	esp_process_burst(w->ew, w->ptrs, n, ESP_HINT_PROTECT, w->res);
 	for (unsigned i = 0; i < n; i++)
 		if (w->res[i].verdict == ESP_VERDICT_ENCAP)
-			inject_packet(w->out, pkt_data(&w->pkts[i]), w->pkts[i].len);
+			send_protected(w, pkt_data(&w->pkts[i]), w->pkts[i].len);
 }
 
 /* Writes the IP (and UDP) header the socket took off, in front of @payload,
