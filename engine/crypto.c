@@ -123,6 +123,33 @@ int esp_cipher_run(struct esp_cipher *c, const uint8_t *iv, uint8_t *buf,
 	return 0;
 }
 
+/* Setting the IV costs more than encrypting a small packet with OpenSSL
+ * 3.0 (EVP_CipherInit_ex looks parameters up by name). So the context's
+ * CBC chain is never reset: one more block goes through it in front. */
+int esp_cipher_encrypt_chained(struct esp_cipher *c, uint8_t *buf, size_t len)
+{
+	size_t iv_len = esp_enc_info(c->alg)->iv_len;
+
+	if (!c->ctx)
+		return 0;
+	if (EVP_Cipher(c->ctx, buf, buf, (unsigned int)(iv_len + len)) <= 0)
+		return -EIO;
+	return 0;
+}
+
+int esp_cipher_decrypt_chained(struct esp_cipher *c, uint8_t *buf, size_t len)
+{
+	size_t iv_len = esp_enc_info(c->alg)->iv_len;
+
+	if (!c->ctx)
+		return 0;
+	/* block 0 comes out as noise; block 1 on is D(C_i) xor C_(i-1) with
+	 * C_0 the IV, which is CBC decryption under that IV */
+	if (EVP_Cipher(c->ctx, buf, buf, (unsigned int)(iv_len + len)) <= 0)
+		return -EIO;
+	return 0;
+}
+
 void esp_cipher_free(struct esp_cipher *c)
 {
 	EVP_CIPHER_CTX_free(c->ctx);	/* cleanses the key schedule */

@@ -73,6 +73,18 @@ int esp_cipher_init(struct esp_cipher *c, enum esp_enc alg,
 int esp_cipher_run(struct esp_cipher *c, const uint8_t *iv, uint8_t *buf,
 		   size_t len);
 
+/* ESP's way, without setting an IV per packet. @buf holds an IV-sized
+ * block of random bytes R followed by @len bytes of plaintext; in place,
+ * R becomes the packet's IV, E_K(R xor S) with S the context's last
+ * ciphertext block (the encryption of a fresh random block: unpredictable,
+ * as RFC 3602 asks; cf. NIST SP 800-38A appendix C and Linux's echainiv),
+ * and the plaintext its CBC encryption under that IV. */
+int esp_cipher_encrypt_chained(struct esp_cipher *c, uint8_t *buf, size_t len);
+
+/* @buf holds the IV and @len bytes of ciphertext: decrypts those in place
+ * under that IV; the IV's bytes are overwritten with noise. */
+int esp_cipher_decrypt_chained(struct esp_cipher *c, uint8_t *buf, size_t len);
+
 /* Frees the context; OpenSSL wipes the key schedule. */
 void esp_cipher_free(struct esp_cipher *c);
 

@@ -205,7 +205,7 @@ enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
 		return esp_drop(w, r, sa, ESP_DROP_REPLAY);
 	}
 	esp_replay_update(&sa->replay, seq);
-	int failed = esp_cipher_run(&sa->decrypt, iv, ct, ct_len);
+	int failed = esp_cipher_decrypt_chained(&sa->decrypt, iv, ct_len);
 	spin_unlock(&sa->lock);
 	if (failed)
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);

@@ -140,7 +140,7 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 	if (ei->iv_len && esp_rng_bytes(&w->rng, iv, ei->iv_len))
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
 	spin_lock(&sa->lock);
-	int failed = esp_cipher_run(&sa->encrypt, iv, ct, ct_len);
+	int failed = esp_cipher_encrypt_chained(&sa->encrypt, iv, ct_len);
 	spin_unlock(&sa->lock);
 	if (failed)
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);

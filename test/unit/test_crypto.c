@@ -128,6 +128,34 @@ static void run_cbc_case(enum esp_enc alg, const struct cbc_case *c)
 	CHECK_MEM(buf, want, wlen);
 	CHECK_EQ(esp_cipher_run(&dec, iv, buf, plen), 0);
 	CHECK_MEM(buf, plain, plen);
+
+	/* the engine's way: the published IV and ciphertext decrypt through a
+	 * context whatever its chain holds (twice: the state moved) */
+	size_t ivl = esp_enc_info(alg)->iv_len;
+	uint8_t chained[16 + 128];
+	for (int round = 0; round < 2; round++) {
+		memcpy(chained, iv, ivl);
+		memcpy(chained + ivl, want, wlen);
+		CHECK_EQ(esp_cipher_decrypt_chained(&dec, chained, wlen), 0);
+		CHECK_MEM(chained + ivl, plain, plen);
+	}
+	/* encryption: the random block becomes an IV under which the rest is
+	 * plain CBC; the same random block gives another IV next time */
+	uint8_t r[16], first_iv[16];
+	memset(r, 0x3c, sizeof(r));
+	for (int round = 0; round < 2; round++) {
+		memcpy(chained, r, ivl);
+		memcpy(chained + ivl, plain, plen);
+		CHECK_EQ(esp_cipher_encrypt_chained(&enc, chained, plen), 0);
+		CHECK(memcmp(chained, r, ivl) != 0);
+		if (round == 0)
+			memcpy(first_iv, chained, ivl);
+		else
+			CHECK(memcmp(chained, first_iv, ivl) != 0);
+		memcpy(buf, chained + ivl, plen);
+		CHECK_EQ(esp_cipher_run(&dec, chained, buf, plen), 0);
+		CHECK_MEM(buf, plain, plen);
+	}
 	esp_cipher_free(&enc);
 	esp_cipher_free(&dec);
 }
