@@ -387,7 +387,7 @@ static enum esp_verdict process_one(struct esp_worker *w, struct pkt *p,
 		return pass(w, r);
 
 	ip_flow(&v, &f);
-	struct esp_sa *sa = esp_sad_lookup_out(w->engine->sad, &f);
+	struct esp_sa *sa = esp_sad_lookup_out_cached(w->engine->sad, &w->last_out, &f);
 	if (!sa && hint == ESP_HINT_PROTECT)
 		return esp_drop(w, r, NULL, ESP_DROP_UNPROTECTED);
 	if (!sa)

@@ -14,6 +14,7 @@ struct esp_worker {
 	struct esp_rng rng;
 	struct esp_counters counters;
 	uint16_t ip_id;		/* identification field of outer IPv4 headers */
+	struct esp_sad_cache last_out;
 	uint64_t now_ms;
 };
 

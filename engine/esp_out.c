@@ -12,20 +12,31 @@
 #define IP_MAXPACKET 65535
 #define OUTER_TTL 64
 
-/* Sequence numbers start at 1 and never wrap (RFC 4303 3.3.3): after
- * 2^32-1 the SA refuses to send, and says so once, when it gets there. */
-static bool next_seq(struct esp_worker *w, struct esp_sa *sa, uint32_t *seq)
+/* Under the SA's lock: the sequence number, the cipher's chain and the
+ * SA's counters, so that a packet costs one atomic operation (the lock)
+ * however many workers share the SA. Sequence numbers start at 1 and never
+ * wrap (RFC 4303 3.3.3): after 2^32-1 the SA refuses to send. Returns the
+ * number used, 0 when there was none left, or -1 when the cipher failed. */
+static int64_t seal(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len, uint32_t plen)
 {
-	/* an atomic count: workers sharing the SA never send a number twice;
-	 * past the end it keeps counting refusals, harmlessly, in 64 bits */
-	uint64_t n = __atomic_add_fetch(&sa->seq_out, 1, __ATOMIC_RELAXED);
+	int64_t seq;
 
-	if (n > ESP_SEQ_MAX)
-		return false;
-	*seq = (uint32_t)n;
-	if (n == ESP_SEQ_MAX)
-		esp_emit_sa(w->engine, ESP_EVENT_EXHAUSTED, sa);
-	return true;
+	spin_lock(&sa->lock);
+	if (sa->seq_out >= ESP_SEQ_MAX) {
+		spin_unlock(&sa->lock);
+		return 0;
+	}
+	seq = (int64_t)sa->seq_out + 1;
+	put_be32(esp + 4, (uint32_t)seq);
+	if (esp_cipher_encrypt_chained(&sa->encrypt, esp + ESP_HDR_LEN, ct_len)) {
+		spin_unlock(&sa->lock);
+		return -1;
+	}
+	counter_inc(&sa->seq_out, 1);
+	counter_inc(&sa->sent_packets, 1);
+	counter_inc(&sa->sent_bytes, plen);
+	spin_unlock(&sa->lock);
+	return seq;
 }
 
 /* RFC 4303 2.4: pad to the cipher block (at least 4 bytes) with 1, 2, 3 ... */
@@ -113,8 +124,7 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 	    pkt_tailroom(p) < padlen + 2 + ai->icv_len || total > max_total)
 		return esp_drop(w, r, sa, ESP_DROP_TOO_BIG);
 
-	uint32_t seq;
-	if (!next_seq(w, sa, &seq))
+	if (__atomic_load_n(&sa->seq_out, __ATOMIC_RELAXED) >= ESP_SEQ_MAX)
 		return esp_drop(w, r, sa, ESP_DROP_SEQ_EXHAUSTED);
 	uint32_t mtu = __atomic_load_n(&w->engine->path_mtu, __ATOMIC_RELAXED);
 	if (mtu)
@@ -136,14 +146,15 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 	uint8_t *ct = iv + ei->iv_len;
 
 	put_be32(esp, sa->p.spi);
-	put_be32(esp + 4, seq);
 	if (ei->iv_len && esp_rng_bytes(&w->rng, iv, ei->iv_len))
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
-	spin_lock(&sa->lock);
-	int failed = esp_cipher_encrypt_chained(&sa->encrypt, iv, ct_len);
-	spin_unlock(&sa->lock);
-	if (failed)
+	int64_t seq = seal(sa, esp, ct_len, plen);
+	if (seq == 0)
+		return esp_drop(w, r, sa, ESP_DROP_SEQ_EXHAUSTED);
+	if (seq < 0)
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
+	if (seq == ESP_SEQ_MAX)
+		esp_emit_sa(w->engine, ESP_EVENT_EXHAUSTED, sa);
 	if (ai->icv_len) {
 		uint8_t mac[ESP_MAX_DIGEST];
 		esp_hmac_compute(&sa->hmac, esp, ESP_HDR_LEN + ei->iv_len + ct_len, mac);
@@ -171,8 +182,6 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 		udpencap_write_header(udp, sa->p.encap_sport, dport, (uint16_t)ulen);
 		finish_udp(ip, outer_family, udp, ulen);
 	}
-	counter_add_shared(&sa->stats.packets, 1);
-	counter_add_shared(&sa->stats.bytes, plen);
 	counter_inc(&w->counters.encap, 1);
 	r->verdict = ESP_VERDICT_ENCAP;
 	return ESP_VERDICT_ENCAP;

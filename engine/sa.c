@@ -156,8 +156,8 @@ void esp_sa_free(struct esp_sa *sa)
 
 void esp_sa_stats_read(const struct esp_sa *sa, struct esp_sa_stats *out)
 {
-	out->packets = counter_read(&sa->stats.packets);
-	out->bytes = counter_read(&sa->stats.bytes);
+	out->packets = counter_read(&sa->stats.packets) + counter_read(&sa->sent_packets);
+	out->bytes = counter_read(&sa->stats.bytes) + counter_read(&sa->sent_bytes);
 	for (int i = 0; i < ESP_DROP__COUNT; i++)
 		out->drops[i] = counter_read(&sa->stats.drops[i]);
 }

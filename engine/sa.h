@@ -79,12 +79,14 @@ struct esp_sa {
 	struct esp_cipher encrypt;	/* outbound use; no context for dir in */
 	struct esp_cipher decrypt;	/* inbound use; no context for dir out */
 	struct esp_hmac hmac;		/* read-only once keyed */
-	/* Workers share an SA: the lock covers the cipher contexts (whose IV
-	 * changes per packet) and the replay window. seq_out and the stats
-	 * are atomic counters. */
+	/* Workers share an SA: the lock covers the cipher contexts (whose
+	 * chain changes per packet), the replay window, seq_out and the sent_
+	 * counters; the inbound stats are atomic counters. All are read
+	 * without it (relaxed loads). */
 	struct spinlock lock;
 	struct esp_replay replay;
 	uint64_t seq_out;		/* last sequence number sent */
+	uint64_t sent_packets, sent_bytes;
 	uint64_t expires_ms;		/* engine time; 0 = never */
 	struct esp_sa_stats stats;
 	struct encap_group *group;	/* registration, from p.reqid; NULL without */

@@ -26,6 +26,7 @@ struct esp_sad {
 	struct esp_sa *first;
 	struct esp_sa *last;
 	size_t count;
+	uint64_t generation;		/* moves on every add and remove */
 };
 
 #define SIG_PROTO (1u << 16)
@@ -205,6 +206,7 @@ int esp_sad_add(struct esp_sad *sad, struct esp_sa *sa, const char **why)
 		sad->first = sa;
 	sad->last = sa;
 	sad->count++;
+	sad->generation++;
 	return 0;
 }
 
@@ -225,6 +227,7 @@ void esp_sad_remove(struct esp_sad *sad, struct esp_sa *sa)
 		sad->last = sa->all_prev;
 	sa->all_prev = sa->all_next = NULL;
 	sad->count--;
+	sad->generation++;
 }
 
 struct esp_sa *esp_sad_find(const struct esp_sad *sad, uint32_t spi,
@@ -288,6 +291,24 @@ struct esp_sa *esp_sad_lookup_out(const struct esp_sad *sad,
 			return sa;
 	}
 	return NULL;
+}
+
+static bool same_flow(const struct esp_flow *a, const struct esp_flow *b)
+{
+	return a->proto == b->proto && a->sport == b->sport && a->dport == b->dport &&
+	       esp_addr_equal(&a->src, &b->src) && esp_addr_equal(&a->dst, &b->dst);
+}
+
+struct esp_sa *esp_sad_lookup_out_cached(const struct esp_sad *sad,
+					 struct esp_sad_cache *c, const struct esp_flow *f)
+{
+	if (c->valid && c->generation == sad->generation && same_flow(&c->flow, f))
+		return c->sa;
+	c->sa = esp_sad_lookup_out(sad, f);
+	c->flow = *f;
+	c->generation = sad->generation;
+	c->valid = true;
+	return c->sa;
 }
 
 size_t esp_sad_count(const struct esp_sad *sad)

@@ -37,6 +37,21 @@ struct esp_sa *esp_sad_lookup_in(const struct esp_sad *sad, uint32_t spi,
 struct esp_sa *esp_sad_lookup_out(const struct esp_sad *sad,
 				  const struct esp_flow *f);
 
+/* The last outbound lookup of one worker: a packet of the same flow as
+ * the one before, with the SAD unchanged since, takes the same SA (or the
+ * same absence of one) without a lookup. Zero-initialise. */
+struct esp_sad_cache {
+	bool valid;
+	uint64_t generation;
+	struct esp_flow flow;
+	struct esp_sa *sa;
+};
+
+/* esp_sad_lookup_out() through @c; the caller holds the SAD (as workers
+ * do, shared) for as long as it uses the SA. */
+struct esp_sa *esp_sad_lookup_out_cached(const struct esp_sad *sad,
+					 struct esp_sad_cache *c, const struct esp_flow *f);
+
 size_t esp_sad_count(const struct esp_sad *sad);
 
 /* The SAs in the order they were added: first, then next until NULL. */

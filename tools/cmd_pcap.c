@@ -136,19 +136,21 @@ static void write_stats(FILE *f, struct esp_engine *e, const struct pcap_run *ru
 	int first = 1;
 	for (struct esp_sa *sa = esp_sad_first(esp_engine_sad(e)); sa;
 	     sa = esp_sad_next(sa)) {
+		struct esp_sa_stats st;
+		esp_sa_stats_read(sa, &st);
 		fprintf(f, "%s{\"spi\":\"0x%08x\",\"src\":", first ? "" : ",", sa->p.spi);
 		json_string(f, esp_addr_str(&sa->p.src, a));
 		fprintf(f, ",\"dst\":");
 		json_string(f, esp_addr_str(&sa->p.dst, b));
 		fprintf(f, ",\"packets\":%lu,\"bytes\":%lu,\"seq_out\":%lu,\"drops\":{",
-			(unsigned long)sa->stats.packets, (unsigned long)sa->stats.bytes,
-			(unsigned long)sa->seq_out);
+			(unsigned long)st.packets, (unsigned long)st.bytes,
+			(unsigned long)esp_sa_seq_out(sa));
 		int f2 = 1;
 		for (int i = 0; i < ESP_DROP__COUNT; i++) {
-			if (!sa->stats.drops[i])
+			if (!st.drops[i])
 				continue;
 			fprintf(f, "%s\"%s\":%lu", f2 ? "" : ",", esp_drop_name(i),
-				(unsigned long)sa->stats.drops[i]);
+				(unsigned long)st.drops[i]);
 			f2 = 0;
 		}
 		fprintf(f, "}}");
