@@ -5,5 +5,6 @@
 int cmd_pcap(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_cleanup(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

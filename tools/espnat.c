@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "ping", cmd_ctl, "ask whether espnatd runs" },
 	{ "reload", cmd_ctl, "have espnatd re-read its config file" },
 	{ "cleanup", cmd_cleanup, "remove the rules a crashed espnatd left" },
+	{ "bench", cmd_bench, "the engine's packet rate beside the crypto bound" },
 };
 
 static void usage(FILE *f)

@@ -925,6 +925,26 @@ void json_w_kv_string(struct json_writer *w, const char *key, const char *s)
 	json_w_string(w, s);
 }
 
+void json_w_double(struct json_writer *w, double v)
+{
+	char tmp[32];
+
+	if (!isfinite(v)) {
+		json_w_null(w);
+		return;
+	}
+	if (!w_before_value(w))
+		return;
+	snprintf(tmp, sizeof(tmp), "%.6g", v);
+	w_puts(w, tmp);
+}
+
+void json_w_kv_double(struct json_writer *w, const char *key, double v)
+{
+	json_w_key(w, key);
+	json_w_double(w, v);
+}
+
 void json_w_kv_int(struct json_writer *w, const char *key, long long v)
 {
 	json_w_key(w, key);

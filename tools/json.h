@@ -117,6 +117,8 @@ void json_w_int(struct json_writer *w, long long v);
 void json_w_uint(struct json_writer *w, unsigned long long v);
 void json_w_bool(struct json_writer *w, bool v);
 void json_w_null(struct json_writer *w);
+/* Six significant digits; NaN and infinities, which JSON lacks, as null. */
+void json_w_double(struct json_writer *w, double v);
 
 /* Key and value in one call. */
 void json_w_kv_string(struct json_writer *w, const char *key, const char *s);
@@ -124,6 +126,7 @@ void json_w_kv_int(struct json_writer *w, const char *key, long long v);
 void json_w_kv_uint(struct json_writer *w, const char *key,
 		    unsigned long long v);
 void json_w_kv_bool(struct json_writer *w, const char *key, bool v);
+void json_w_kv_double(struct json_writer *w, const char *key, double v);
 
 /* The text so far, NUL-terminated and borrowed from @w; "" when nothing
  * was written. Check w->failed before sending it. */

@@ -598,6 +598,26 @@ static void test_writer(void)
 
 	json_w_free(&w);
 	CHECK(w.buf == NULL && w.len == 0 && w.cap == 0 && !w.failed);
+
+	/* numbers with fractions; what JSON cannot hold becomes null */
+	json_w_begin_array(&w);
+	json_w_double(&w, 1.5);
+	json_w_double(&w, -0.000125);
+	json_w_double(&w, 1234567.0);
+	json_w_double(&w, NAN);
+	json_w_double(&w, INFINITY);
+	json_w_begin_object(&w);
+	json_w_kv_double(&w, "pps", 4.1e6);
+	json_w_end_object(&w);
+	json_w_end_array(&w);
+	CHECK(!w.failed);
+	CHECK_STR(json_w_text(&w), "[1.5,-0.000125,1.23457e+06,null,null,{\"pps\":4.1e+06}]");
+	v = parse_lit(json_w_text(&w));
+	CHECK(json_num(json_at(v, 0), 0) == 1.5);
+	CHECK(json_num(json_get(json_at(v, 5), "pps"), 0) == 4.1e6);
+	CHECK_EQ(json_type(json_at(v, 3)), JSON_NULL);
+	json_free(v);
+	json_w_free(&w);
 	CHECK_STR(json_w_text(&w), "");
 
 	/* a top-level scalar, then nothing more */
