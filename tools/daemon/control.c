@@ -136,12 +136,18 @@ static int send_line(int fd, const char *s)
 	return send(fd, "\n", 1, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
+/* The answer, then the close. A client usually wrote its request before
+ * we accepted it; closing with that unread would reset the connection
+ * (AF_UNIX) and lose the answer on its side, so it is read away first. */
 static void refuse(int fd, const char *why)
 {
-	char line[256];
+	char line[256], sink[4096];
 
 	snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\"}", why);
 	send_line(fd, line);
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
 	close(fd);
 }
 
