@@ -284,6 +284,10 @@ def message(lab, story, ue, expect=True, what=None):
     """A P-CSCF-initiated MESSAGE to the UE's protected server port."""
     before = len(lab.requests.get(ue["name"], []))
     ok, err = lab.pcscf.command(f"message {ue['impi']}", timeout=15)
+    # the UE reports before it answers, but its line may still be in flight
+    deadline = time.monotonic() + 1
+    while ok and len(lab.requests.get(ue["name"], [])) == before and time.monotonic() < deadline:
+        time.sleep(0.02)
     got = lab.requests.get(ue["name"], [])[before:]
     arrived = ok and any(r["method"] == "MESSAGE" and ue["impi"] in r.get("body", "") for r in got)
     if expect:

@@ -521,8 +521,8 @@ static void serve(struct ue *u)
 
 	if (sip_recv(u->server_fd, &m, &from, &port, 0) != 1 || !m.request)
 		return;
-	sip_response(&r, &m, 200, "OK");
-	sip_send(u->server_fd, &r, &from, port);
+	/* reported before it is answered: whoever sees the answer can count
+	 * on the report */
 	struct json_writer w;
 	lab_emit_begin(&w, "request");
 	json_w_kv_string(&w, "method", m.method);
@@ -530,6 +530,8 @@ static void serve(struct ue *u)
 	json_w_kv_uint(&w, "port", port);
 	json_w_kv_string(&w, "body", m.body_len ? m.body : "");
 	lab_emit_end(&w);
+	sip_response(&r, &m, 200, "OK");
+	sip_send(u->server_fd, &r, &from, port);
 }
 
 static void command(struct ue *u, char *line)
