@@ -15,6 +15,7 @@
 	X(DUMMY, "dummy")		/* RFC 4303 dummy packet (next header 59) */ \
 	X(FRAGMENT, "fragment")		/* IP fragment on a protected path */ \
 	X(SEQ_EXHAUSTED, "seq_exhausted") /* outbound SA used 2^32-1 */	\
+	X(UNRESERVED, "unreserved")	/* sequence numbers not yet durable */ \
 	X(NO_PORT, "no_port")		/* NAT port of the group not learned yet */ \
 	X(TOO_BIG, "too_big")		/* would exceed 65535 bytes or the buffer */ \
 	X(INTERNAL, "internal")		/* CSPRNG or cipher failure */

@@ -141,7 +141,8 @@ static void flush_pending(struct esp_engine *e, const struct pending *pe)
 }
 
 static int add_locked(struct esp_engine *e, const struct esp_sa_params *p,
-		      const char **why, struct pending *pe)
+		      const struct esp_sa_resume *rs, const char **why,
+		      struct pending *pe)
 {
 	struct esp_sa *sa;
 	bool created;
@@ -166,6 +167,14 @@ static int add_locked(struct esp_engine *e, const struct esp_sa_params *p,
 	if (p->lifetime_s)
 		sa->expires_ms = __atomic_load_n(&e->now_ms, __ATOMIC_RELAXED) +
 				 (uint64_t)p->lifetime_s * 1000;
+	if (rs) {
+		/* not yet visible to workers: no lock needed */
+		sa->seq_out = rs->seq_out < ESP_SEQ_MAX ? rs->seq_out : ESP_SEQ_MAX;
+		sa->seq_limit = rs->seq_limit && rs->seq_limit < ESP_SEQ_MAX ? rs->seq_limit :
+										ESP_SEQ_MAX;
+		if (rs->replay_top)
+			esp_replay_restore(&sa->replay, rs->replay_top);
+	}
 	if (created)
 		pend(pe, (struct esp_event){ .type = ESP_EVENT_GROUP_ADDED,
 					     .reqid = p->reqid });
@@ -175,10 +184,52 @@ static int add_locked(struct esp_engine *e, const struct esp_sa_params *p,
 int esp_engine_add_sa(struct esp_engine *e, const struct esp_sa_params *p,
 		      const char **why)
 {
+	return esp_engine_add_sa_resumed(e, p, NULL, why);
+}
+
+int esp_engine_set_seq_limit(struct esp_engine *e, uint32_t spi,
+			     const struct esp_addr *dst, uint64_t limit)
+{
+	pthread_rwlock_rdlock(&e->lock);
+	struct esp_sa *sa = esp_sad_find(e->sad, spi, dst);
+	if (sa) {
+		spin_lock(&sa->lock);
+		if (limit > ESP_SEQ_MAX)
+			limit = ESP_SEQ_MAX;
+		if (limit > sa->seq_limit)
+			__atomic_store_n(&sa->seq_limit, limit, __ATOMIC_RELAXED);
+		spin_unlock(&sa->lock);
+	}
+	pthread_rwlock_unlock(&e->lock);
+	return sa ? 0 : -ENOENT;
+}
+
+int esp_engine_restore_port(struct esp_engine *e, uint32_t reqid, uint16_t port)
+{
+	int rc = -ENOENT;
+	uint16_t old;
+
+	pthread_rwlock_wrlock(&e->lock);
+	struct encap_group *g = encap_table_group(e->table, reqid);
+	for (struct esp_sa *sa = g ? g->members : NULL; sa && port; sa = sa->group_next) {
+		if (!sa->p.encap || !esp_sa_is_inbound(sa))
+			continue;
+		encap_table_learn(e->table, sa, &sa->p.src, port,
+				  __atomic_load_n(&e->now_ms, __ATOMIC_RELAXED), &old);
+		rc = 0;
+		break;
+	}
+	pthread_rwlock_unlock(&e->lock);
+	return rc;
+}
+
+int esp_engine_add_sa_resumed(struct esp_engine *e, const struct esp_sa_params *p,
+			      const struct esp_sa_resume *rs, const char **why)
+{
 	struct pending pe = { .n = 0 };
 
 	pthread_rwlock_wrlock(&e->lock);
-	int err = add_locked(e, p, why, &pe);
+	int err = add_locked(e, p, rs, why, &pe);
 	pthread_rwlock_unlock(&e->lock);
 	if (err) {
 		struct esp_event ev = sa_event(ESP_EVENT_REFUSED, p);

@@ -85,6 +85,30 @@ void esp_engine_emit(struct esp_engine *e, const struct esp_event *ev);
 int esp_engine_add_sa(struct esp_engine *e, const struct esp_sa_params *p,
 		      const char **why);
 
+/* Where an SA resumes after a restart, from durable state (tools/daemon/
+ * state.c): sequence numbers up to @seq_out count as used and the SA may
+ * send up to @seq_limit (0: ESP_SEQ_MAX); an inbound SA accepts nothing
+ * at or below @replay_top again. */
+struct esp_sa_resume {
+	uint64_t seq_out;
+	uint64_t seq_limit;
+	uint32_t replay_top;
+};
+
+/* esp_engine_add_sa() for an SA that existed before; @rs may be NULL. */
+int esp_engine_add_sa_resumed(struct esp_engine *e, const struct esp_sa_params *p,
+			      const struct esp_sa_resume *rs, const char **why);
+
+/* Lets the outbound SA (@spi, @dst) send up to @limit (never lowers it);
+ * -ENOENT when there is none. */
+int esp_engine_set_seq_limit(struct esp_engine *e, uint32_t spi,
+			     const struct esp_addr *dst, uint64_t limit);
+
+/* Gives registration @reqid the NAT port it had learned before a restart,
+ * as if an authenticated packet had just come from it; -ENOENT when the
+ * registration has no inbound UDP-encapsulated SA. */
+int esp_engine_restore_port(struct esp_engine *e, uint32_t reqid, uint16_t port);
+
 /* Removes and frees the SA with (@spi, @dst); -ENOENT when there is none. */
 int esp_engine_del_sa(struct esp_engine *e, uint32_t spi,
 		      const struct esp_addr *dst);

@@ -12,25 +12,31 @@
 #define IP_MAXPACKET 65535
 #define OUTER_TTL 64
 
+#define SEAL_EXHAUSTED 0
+#define SEAL_CIPHER (-1)
+#define SEAL_UNRESERVED (-2)
+
 /* Under the SA's lock: the sequence number, the cipher's chain and the
  * SA's counters, so that a packet costs one atomic operation (the lock)
  * however many workers share the SA. Sequence numbers start at 1 and never
- * wrap (RFC 4303 3.3.3): after 2^32-1 the SA refuses to send. Returns the
- * number used, 0 when there was none left, or -1 when the cipher failed. */
+ * wrap (RFC 4303 3.3.3): after 2^32-1 the SA refuses to send; nor does it
+ * pass the limit durable state reserved (a restart resumes above it).
+ * Returns the number used, or one of SEAL_*. */
 static int64_t seal(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len, uint32_t plen)
 {
 	int64_t seq;
 
 	spin_lock(&sa->lock);
-	if (sa->seq_out >= ESP_SEQ_MAX) {
+	if (sa->seq_out >= sa->seq_limit) {
+		bool exhausted = sa->seq_out >= ESP_SEQ_MAX;
 		spin_unlock(&sa->lock);
-		return 0;
+		return exhausted ? SEAL_EXHAUSTED : SEAL_UNRESERVED;
 	}
 	seq = (int64_t)sa->seq_out + 1;
 	put_be32(esp + 4, (uint32_t)seq);
 	if (esp_cipher_encrypt_chained(&sa->encrypt, esp + ESP_HDR_LEN, ct_len)) {
 		spin_unlock(&sa->lock);
-		return -1;
+		return SEAL_CIPHER;
 	}
 	counter_inc(&sa->seq_out, 1);
 	counter_inc(&sa->sent_packets, 1);
@@ -149,8 +155,10 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 	if (ei->iv_len && esp_rng_bytes(&w->rng, iv, ei->iv_len))
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
 	int64_t seq = seal(sa, esp, ct_len, plen);
-	if (seq == 0)
+	if (seq == SEAL_EXHAUSTED)
 		return esp_drop(w, r, sa, ESP_DROP_SEQ_EXHAUSTED);
+	if (seq == SEAL_UNRESERVED)
+		return esp_drop(w, r, sa, ESP_DROP_UNRESERVED);
 	if (seq < 0)
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
 	if (seq == ESP_SEQ_MAX)

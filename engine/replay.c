@@ -100,3 +100,10 @@ void esp_replay_update(struct esp_replay *r, uint32_t seq)
 	uint32_t w = word_of(r, seq);
 	store_word(r, w, load_word(r, w) | bit_of(seq));
 }
+
+void esp_replay_restore(struct esp_replay *r, uint32_t top)
+{
+	for (uint32_t i = 0; i < r->words; i++)
+		store_word(r, i, ~0ull);
+	__atomic_store_n(&r->top, top, __ATOMIC_RELAXED);
+}

@@ -35,6 +35,15 @@ enum esp_replay_result {
 enum esp_replay_result esp_replay_check(const struct esp_replay *r,
 					uint32_t seq);
 
+/* After a restart: as if every number up to @top had been received, so
+ * that none of them is accepted again. */
+void esp_replay_restore(struct esp_replay *r, uint32_t top);
+
+static inline uint32_t esp_replay_top(const struct esp_replay *r)
+{
+	return __atomic_load_n(&r->top, __ATOMIC_RELAXED);
+}
+
 /* Records @seq as received, sliding the window when it is the new top.
  * Only call after esp_replay_check() passed and the ICV verified. The cost
  * is bounded by the bitmap size however far the window jumps. */

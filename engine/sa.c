@@ -138,6 +138,7 @@ int esp_sa_create(const struct esp_sa_params *p, struct esp_sa **out,
 		esp_sa_free(sa);
 		return err;
 	}
+	sa->seq_limit = ESP_SEQ_MAX;
 	*out = sa;
 	return 0;
 }

@@ -86,7 +86,11 @@ struct esp_sa {
 	struct spinlock lock;
 	struct esp_replay replay;
 	uint64_t seq_out;		/* last sequence number sent */
+	uint64_t seq_limit;		/* the last it may send: ESP_SEQ_MAX, or
+					 * as far as durable state reserved */
 	uint64_t sent_packets, sent_bytes;
+	uint32_t saved_top;		/* durable state's bookkeeping: the
+					 * inbound mark it last saved */
 	uint64_t expires_ms;		/* engine time; 0 = never */
 	struct esp_sa_stats stats;
 	struct encap_group *group;	/* registration, from p.reqid; NULL without */
@@ -122,6 +126,11 @@ static inline bool esp_sa_is_outbound(const struct esp_sa *sa)
 
 /* A consistent-enough copy of @sa's counters for display. */
 void esp_sa_stats_read(const struct esp_sa *sa, struct esp_sa_stats *out);
+
+static inline uint64_t esp_sa_seq_limit(const struct esp_sa *sa)
+{
+	return counter_read(&sa->seq_limit);
+}
 
 static inline uint64_t esp_sa_seq_out(const struct esp_sa *sa)
 {

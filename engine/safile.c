@@ -556,12 +556,16 @@ int esp_safile_load(struct esp_engine *e, const char *text, size_t len,
 undo:
 	OPENSSL_cleanse(buf, LINE_MAX_BYTES);
 	free(buf);
+	/* through the engine: an SA must leave its registration group too
+	 * (a group left pointing at a freed SA is used after free by the
+	 * next SA of that reqid), and the SAD changes under the lock */
 	for (;;) {
 		struct esp_sa *sa = before ? esp_sad_next(before) : esp_sad_first(sad);
 		if (!sa)
 			break;
-		esp_sad_remove(sad, sa);
-		esp_sa_free(sa);
+		struct esp_addr dst = sa->p.dst;
+		if (esp_engine_del_sa(e, sa->p.spi, &dst))
+			break;
 	}
 	return -1;
 }
@@ -594,7 +598,12 @@ static const char *proto_name(uint8_t proto)
 int esp_sa_format(const struct esp_sa *sa, char *buf, size_t len,
 		  bool show_keys)
 {
-	const struct esp_sa_params *p = &sa->p;
+	return esp_sa_params_format(&sa->p, buf, len, show_keys);
+}
+
+int esp_sa_params_format(const struct esp_sa_params *p, char *buf, size_t len,
+			 bool show_keys)
+{
 	struct strbuf o;
 	char a[ESP_ADDRSTRLEN], b[ESP_ADDRSTRLEN];
 

@@ -23,6 +23,10 @@ int esp_safile_parse_line(const char *line, struct esp_sa_params *p,
 int esp_safile_load(struct esp_engine *e, const char *text, size_t len,
 		    char *err, size_t errlen);
 
+/* Formats SA parameters as an SA-file line (see esp_sa_format). */
+int esp_sa_params_format(const struct esp_sa_params *p, char *buf, size_t len,
+			 bool show_keys);
+
 /* Formats @sa as an SA-file line. Keys are printed only when @show_keys;
  * otherwise they read <hidden>. Returns what snprintf would. */
 int esp_sa_format(const struct esp_sa *sa, char *buf, size_t len,

@@ -34,6 +34,7 @@
 #endif
 
 #define TICK_MS 250
+#define STATE_SYNC_MS 1000
 #define EVENTS_QUEUED 4096
 
 static int verbose;
@@ -75,11 +76,14 @@ static void usage(FILE *f)
 		"      --path-mtu BYTES      lower the MSS of TCP SYNs so that protected segments\n"
 		"                            fit this MTU, 0 off (default 1500)\n"
 		"      --decrypted-pcap FILE write what was decapsulated (plaintext!) to FILE\n"
+		"      --state FILE          durable state (SQLite): SAs, sequence numbers and\n"
+		"                            NAT ports survive a restart (default: none)\n"
+		"      --state-block N       sequence numbers reserved at a time (default %u)\n"
 		"  -v, --verbose             log every event and more\n"
 		"  -h, --help                this text\n"
 		"      --version             the version\n\n"
 		"Signals: SIGTERM/SIGINT stop cleanly (rules removed); SIGHUP reloads the\n"
-		"config file.\n", CONTROL_DEFAULT);
+		"config file.\n", CONTROL_DEFAULT, STATE_SEQ_BLOCK);
 }
 
 static int parse_args(int argc, char **argv, struct daemon *d)
@@ -99,6 +103,8 @@ static int parse_args(int argc, char **argv, struct daemon *d)
 		{ "silent-after", required_argument, NULL, 1 },
 		{ "path-mtu", required_argument, NULL, 1 },
 		{ "decrypted-pcap", required_argument, NULL, 1 },
+		{ "state", required_argument, NULL, 1 },
+		{ "state-block", required_argument, NULL, 1 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 2 },
@@ -155,9 +161,18 @@ static int parse_args(int argc, char **argv, struct daemon *d)
 
 /* ---- SAs from the config file ---- */
 
+/* The lifetime aside: an SA restored from durable state has what was
+ * left of it, and stays. */
 static bool same_params(const struct esp_sa_params *a, const struct esp_sa_params *b)
 {
-	return memcmp(a, b, sizeof(*a)) == 0;
+	struct esp_sa_params x = *a, y = *b;
+	bool same;
+
+	x.lifetime_s = y.lifetime_s = 0;
+	same = memcmp(&x, &y, sizeof(x)) == 0;
+	OPENSSL_cleanse(&x, sizeof(x));
+	OPENSSL_cleanse(&y, sizeof(y));
+	return same;
 }
 
 /* Parses every `sa` line; nothing is installed until all of them parse. */
@@ -218,7 +233,7 @@ int daemon_apply_config_sas(struct daemon *d, char *err, size_t errlen)
 	/* gone from the file: removed */
 	for (size_t i = 0; i < d->nconfig_sas; i++)
 		if (!wanted(ps, n, d->config_sas[i].spi, &d->config_sas[i].dst))
-			esp_engine_del_sa(d->engine, d->config_sas[i].spi, &d->config_sas[i].dst);
+			daemon_del_sa(d, d->config_sas[i].spi, &d->config_sas[i].dst);
 	struct config_sa *now = calloc(n ? n : 1, sizeof(*now));
 	size_t kept = 0;
 	for (size_t i = 0; i < n && now; i++) {
@@ -228,8 +243,9 @@ int daemon_apply_config_sas(struct daemon *d, char *err, size_t errlen)
 		bool same = sa && same_params(&sa->p, &ps[i]);
 		esp_engine_read_unlock(d->engine);
 		if (sa && !same)
-			esp_engine_del_sa(d->engine, ps[i].spi, &ps[i].dst);
-		if (!same && esp_engine_add_sa(d->engine, &ps[i], &why)) {
+			daemon_del_sa(d, ps[i].spi, &ps[i].dst);
+		size_t failed;
+		if (!same && daemon_add_sas(d, &ps[i], 1, true, &failed, &why)) {
 			char b[ESP_ADDRSTRLEN];
 			say("config SA spi 0x%08x dst %s not added: %s", ps[i].spi,
 			    esp_addr_str(&ps[i].dst, b), why);
@@ -402,12 +418,32 @@ static void send_keepalives(struct daemon *d)
 	}
 }
 
+/* Reservations and inbound marks made durable; said once when it starts
+ * failing and once when it works again. */
+static void sync_state(struct daemon *d, uint64_t now)
+{
+	char err[256];
+
+	if (!d->state || now - d->state_synced_ms < STATE_SYNC_MS)
+		return;
+	d->state_synced_ms = now;
+	if (state_sync(d->state, d->engine, err, sizeof(err)) == 0) {
+		if (d->state_failing)
+			say("%s: saving works again", d->cfg.state);
+		d->state_failing = false;
+	} else if (!d->state_failing) {
+		say("%s: %s (outbound SAs stop at their reservation)", d->cfg.state, err);
+		d->state_failing = true;
+	}
+}
+
 static void tick(struct daemon *d)
 {
 	uint64_t now = monotonic_ms();
 
 	esp_engine_set_time(d->engine, now);
 	esp_engine_expire(d->engine, now);
+	sync_state(d, now);
 	if (d->cfg.role == NAT_ROLE_PCSCF && d->cfg.silent_after_s)
 		nat_liveness_sweep(d->engine, now, (uint64_t)d->cfg.silent_after_s * 1000);
 	send_keepalives(d);
@@ -426,6 +462,10 @@ static void drain_events(struct daemon *d, struct control *ctl)
 	while (eventq_pop(d->events, &ev, reason, sizeof(reason))) {
 		if (d->keepalive)
 			nat_keepalive_on_event(d->keepalive, &ev);
+		if (d->state && (ev.type == ESP_EVENT_LEARNED || ev.type == ESP_EVENT_MOVED))
+			state_port(d->state, ev.reqid, ev.new_port);
+		if (d->state && ev.type == ESP_EVENT_GROUP_REMOVED)
+			state_port(d->state, ev.reqid, 0);
 		bool bookkeeping = ev.type == ESP_EVENT_GROUP_ADDED ||
 				   ev.type == ESP_EVENT_GROUP_REMOVED;
 		if (!bookkeeping || verbose) {
@@ -569,6 +609,40 @@ static int timer_fd(void)
 	return fd;
 }
 
+static bool is_config_sa(void *arg, uint32_t spi, const struct esp_addr *dst)
+{
+	const struct daemon *d = arg;
+
+	for (size_t i = 0; i < d->nconfig_sas; i++)
+		if (d->config_sas[i].spi == spi && esp_addr_equal(&d->config_sas[i].dst, dst))
+			return true;
+	return false;
+}
+
+/* Before any packet can flow: what the last run left is back in the
+ * engine, its reservations moved on and durable. */
+static int open_state(struct daemon *d)
+{
+	struct state_restored r;
+	char err[512];
+
+	if (!d->cfg.state[0])
+		return 0;
+	d->state = state_open(d->cfg.state, d->cfg.state_block, err, sizeof(err));
+	if (!d->state) {
+		say("%s", err);
+		return -1;
+	}
+	esp_engine_set_time(d->engine, monotonic_ms());
+	if (state_restore(d->state, d->engine, monotonic_ms(), &r, err, sizeof(err))) {
+		say("%s: %s", d->cfg.state, err);
+		return -1;
+	}
+	say("%s: %zu SA(s) and %zu NAT port(s) restored, %zu expired%s", d->cfg.state, r.sas,
+	    r.ports, r.expired, r.refused ? ", some unreadable or refused" : "");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct daemon d;
@@ -603,9 +677,16 @@ int main(int argc, char **argv)
 		say("%s", err);
 		goto out;
 	}
+	if (open_state(&d))
+		goto out;
 	if (daemon_apply_config_sas(&d, err, sizeof(err))) {
 		say("%s: %s", d.config_path, err);
 		goto out;
+	}
+	if (d.state) {
+		size_t pruned = state_prune(d.state, d.engine, STATE_FROM_CONFIG, is_config_sa, &d);
+		if (pruned)
+			say("%s: %zu SA(s) gone from the config file removed", d.cfg.state, pruned);
 	}
 	ctl = control_open(&d, err, sizeof(err));
 	if (!ctl) {
@@ -635,6 +716,11 @@ out:
 		remove_rules(&d);
 	control_close(ctl);
 	close_tap(&d);
+	if (d.state) {
+		d.state_synced_ms = 0;
+		sync_state(&d, monotonic_ms() + STATE_SYNC_MS);
+		state_close(d.state);
+	}
 	injector_close(&d.inject);
 	nat_keepalive_free(d.keepalive);
 	esp_engine_free(d.engine);

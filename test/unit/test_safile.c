@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "encap/table.h"
 #include "engine/engine.h"
 #include "engine/safile.h"
 #include "test/unit/check.h"
@@ -204,6 +205,12 @@ static void test_load_and_format(void)
 		CHECK_MEM(p.enc_key, sa->p.enc_key, p.enc_key_len);
 		CHECK_MEM(p.auth_key, sa->p.auth_key, p.auth_key_len);
 		CHECK(memcmp(&p.sel, &sa->p.sel, sizeof(p.sel)) == 0);
+		/* all of it: espnatd tells an SA it restored from durable state
+		 * from a changed one by comparing the parameters whole */
+		struct esp_sa_params q = sa->p;
+		q.lifetime_s = p.lifetime_s;
+		CHECK(memcmp(&p, &q, sizeof(p)) == 0);
+		esp_sa_params_wipe(&q);
 		struct esp_engine *e2 = esp_engine_new();
 		const char *why;
 		CHECK_EQ(esp_engine_add_sa(e2, &p, &why), 0);
@@ -220,11 +227,38 @@ static void test_load_and_format(void)
 	esp_engine_free(e);
 }
 
+/* A refused file takes its SAs out of their registrations too: a group
+ * left holding a freed SA was used after free by the next SA of that
+ * reqid (found by test/fuzz/fuzz_safile). */
+static void test_load_undo_groups(void)
+{
+	static const char bad[] =
+		"src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1000 reqid 1 dir in "
+		"auth hmac(md5) 0x00112233445566778899aabbccddeeff\n"
+		"oops\n";
+	static const char good[] =
+		"src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x1001 reqid 1 dir in "
+		"auth hmac(md5) 0x00112233445566778899aabbccddeeff\n";
+	struct esp_engine *e = esp_engine_new();
+	char err[ESP_SAFILE_ERRLEN];
+
+	CHECK_EQ(esp_safile_load(e, bad, strlen(bad), err, sizeof(err)), -1);
+	CHECK_EQ(esp_sad_count(esp_engine_sad(e)), 0);
+	CHECK_EQ(encap_table_count(esp_engine_table(e)), 0);
+	CHECK_EQ(esp_safile_load(e, good, strlen(good), err, sizeof(err)), 1);
+	struct encap_group *g = encap_table_group(esp_engine_table(e), 1);
+	CHECK(g && g->nmembers == 1 && g->members && g->members->p.spi == 0x1001);
+	CHECK_EQ(esp_engine_flush(e), 1);
+	CHECK_EQ(encap_table_count(esp_engine_table(e)), 0);
+	esp_engine_free(e);
+}
+
 int main(void)
 {
 	test_accepts();
 	test_refusals();
 	test_load_errors();
 	test_load_and_format();
+	test_load_undo_groups();
 	return check_done("test_safile");
 }

@@ -147,7 +147,8 @@ static void cmd_sa_add(struct daemon *d, const char *rest, struct json_writer *w
 		return;
 	}
 	set_now(d);
-	int rc = esp_engine_add_sa(d->engine, &p, &why);
+	size_t failed;
+	int rc = daemon_add_sas(d, &p, 1, false, &failed, &why);
 	snprintf(spi, sizeof(spi), "0x%08x", p.spi);
 	esp_sa_params_wipe(&p);
 	if (rc) {
@@ -209,7 +210,7 @@ static void cmd_sa_del(struct daemon *d, struct args *a, struct json_writer *w)
 		fail(w, "%s", err);
 		return;
 	}
-	if (esp_engine_del_sa(d->engine, spi, &dst)) {
+	if (daemon_del_sa(d, spi, &dst)) {
 		fail(w, "no SA with spi 0x%08x and dst %s", spi, esp_addr_str(&dst, b));
 		return;
 	}
@@ -277,8 +278,10 @@ static void cmd_sa_list(struct daemon *d, bool keys, struct json_writer *w)
 
 static void cmd_sa_flush(struct daemon *d, struct json_writer *w)
 {
-	size_t n = esp_engine_flush(d->engine);
+	size_t n;
 	char text[64];
+
+	daemon_flush_sas(d, &n);
 
 	snprintf(text, sizeof(text), "%zu SAs removed", n);
 	ok_begin(w);
@@ -451,7 +454,6 @@ static void cmd_reg_add(struct daemon *d, struct args *a, struct json_writer *w)
 	struct esp_sa_params sa[4];
 	char err[256];
 	const char *why;
-	int added = 0;
 
 	memset(&r, 0, sizeof(r));
 	r.role = d->cfg.role;
@@ -475,17 +477,11 @@ static void cmd_reg_add(struct daemon *d, struct args *a, struct json_writer *w)
 		goto out;
 	}
 	set_now(d);
-	for (; added < 4; added++)
-		if (esp_engine_add_sa(d->engine, &sa[added], &why))
-			break;
-	if (added == 4) {
+	size_t failed;
+	if (daemon_add_sas(d, sa, 4, false, &failed, &why) == 0)
 		reg_ok(w, r.reqid, sa);
-	} else {
-		/* all four or none */
-		fail(w, "SA %d of 4 (spi 0x%08x): %s", added + 1, sa[added].spi, why);
-		for (int k = 0; k < added; k++)
-			esp_engine_del_sa(d->engine, sa[k].spi, &sa[k].dst);
-	}
+	else	/* all four or none */
+		fail(w, "SA %zu of 4 (spi 0x%08x): %s", failed + 1, sa[failed].spi, why);
 	for (int k = 0; k < 4; k++)
 		esp_sa_params_wipe(&sa[k]);
 out:
@@ -518,7 +514,7 @@ static void cmd_reg_del(struct daemon *d, struct args *a, struct json_writer *w)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		esp_engine_del_sa(d->engine, ids[i].spi, &ids[i].dst);
+		daemon_del_sa(d, ids[i].spi, &ids[i].dst);
 	ok_begin(w);
 	json_w_kv_uint(w, "removed", n);
 	json_w_end_object(w);

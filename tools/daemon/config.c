@@ -104,6 +104,7 @@ static const struct uint_setting uints[] = {
 	{ "keepalive", offsetof(struct daemon_config, keepalive_s), 0, 86400 },
 	{ "silent-after", offsetof(struct daemon_config, silent_after_s), 0, 86400 * 365 },
 	{ "path-mtu", offsetof(struct daemon_config, path_mtu), 0, 65535 },
+	{ "state-block", offsetof(struct daemon_config, state_block), 16, 1u << 30 },
 };
 
 int config_set(struct daemon_config *c, const char *key, const char *value,
@@ -156,6 +157,8 @@ int config_set(struct daemon_config *c, const char *key, const char *value,
 			}
 		return set_string(c->tun_name, sizeof(c->tun_name), value, key, err, errlen);
 	}
+	if (strcmp(key, "state") == 0)
+		return set_string(c->state, sizeof(c->state), value, key, err, errlen);
 	if (strcmp(key, "decrypted-pcap") == 0)
 		return set_string(c->decrypted_pcap, sizeof(c->decrypted_pcap), value,
 				  key, err, errlen);

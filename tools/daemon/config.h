@@ -33,6 +33,8 @@ struct daemon_config {
 	unsigned silent_after_s;	/* P-CSCF role; 0 = off */
 	unsigned path_mtu;		/* TCP MSS clamping; 0 = off */
 	char decrypted_pcap[256];	/* "" = off */
+	char state[256];		/* durable state file; "" = none */
+	unsigned state_block;		/* sequence numbers reserved at a time */
 	char *sa_text;			/* the `sa` lines, SA-file syntax */
 	size_t sa_len;
 	unsigned *sa_lines;		/* their line numbers in the file */

@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 #include "nat/keepalive.h"
 #include "tools/daemon/config.h"
+#include "tools/daemon/state.h"
 #include "tools/daemon/eventq.h"
 #include "tools/io/inject.h"
 #include "tools/io/rules.h"
@@ -26,6 +27,9 @@ struct daemon {
 	struct daemon_config cfg;
 	const char *config_path;	/* NULL: none */
 	struct esp_engine *engine;
+	struct state *state;		/* durable state; NULL without */
+	uint64_t state_synced_ms;
+	bool state_failing;
 	struct eventq *events;
 	struct nat_keepalive *keepalive;	/* UE role with keepalives on */
 	uint64_t keepalives_sent;		/* main thread only */
@@ -46,6 +50,14 @@ struct daemon {
 	void *tap_pcap;
 	void *tap_dumper;
 };
+
+/* Every SA the daemon adds or removes goes through these, so that durable
+ * state (when configured) knows of it before the engine does: @n SAs, all
+ * or none; @failed gets the index of the one refused, @why the reason. */
+int daemon_add_sas(struct daemon *d, const struct esp_sa_params *ps, size_t n,
+		   bool from_config, size_t *failed, const char **why);
+int daemon_del_sa(struct daemon *d, uint32_t spi, const struct esp_addr *dst);
+void daemon_flush_sas(struct daemon *d, size_t *removed);
 
 /* Adds the config file's SAs, or on reload reconciles them with what is
  * installed: unchanged SAs keep their counters and windows. Returns 0, or
