@@ -8,10 +8,8 @@ sequence number); an ESP packet captured before the crash, replayed, is
 refused; nothing crosses the wire in clear at any time. The time from the
 restart to the first answered request is printed.
 Usage: restart_test.py BUILD_DIR"""
-import json
 import os
 import signal
-import socket
 import stat
 import sys
 import time
@@ -89,7 +87,6 @@ def replay_old_packet(lab, ue, pcap_packets):
         return False
     raw = bytes(old[-1][IP])
     lab.exec(ue, "/usr/bin/python3", "-c", f"""
-import socket
 s=socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 s.sendto({raw!r},({dt.PC4!r},0))
 """)

@@ -190,29 +190,84 @@ static void accept_clients(struct control *c)
 	}
 }
 
-static void answer(struct control *c, int i, char *line)
+/* Answers of one read, sent together: a client that pipelines requests
+ * wakes once per batch, not once per line. */
+struct replies {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+static void reply(struct replies *r, const char *line)
 {
-	struct client *cl = c->clients[i];
+	size_t n = strlen(line) + 1;
+
+	if (r->failed)
+		return;
+	if (r->len + n > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		while (cap < r->len + n)
+			cap *= 2;
+		char *nb = malloc(cap);
+		if (!nb) {
+			r->failed = true;
+			return;
+		}
+		if (r->len)
+			memcpy(nb, r->buf, r->len);
+		OPENSSL_cleanse(r->buf, r->len);
+		free(r->buf);
+		r->buf = nb;
+		r->cap = cap;
+	}
+	memcpy(r->buf + r->len, line, n - 1);
+	r->buf[r->len + n - 1] = '\n';
+	r->len += n;
+}
+
+/* Sends them; false when the client is to be dropped. */
+static bool send_replies(int fd, struct replies *r)
+{
+	size_t off = 0;
+	bool ok = !r->failed;
+
+	while (ok && off < r->len) {
+		ssize_t n = send(fd, r->buf + off, r->len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ok = n > 0;
+		off += n > 0 ? (size_t)n : 0;
+	}
+	OPENSSL_cleanse(r->buf, r->len);
+	free(r->buf);
+	*r = (struct replies){ 0 };
+	return ok;
+}
+
+static bool answer(struct control *c, int i, char *line, struct replies *r)
+{
 	bool follow;
 	char *out = commands_run(c->d, line, &follow);
 
-	if (!out || send_line(cl->fd, out) < 0) {
-		free(out);
-		drop_client(c, i);
-		return;
-	}
+	if (!out)
+		return false;
+	reply(r, out);
 	OPENSSL_cleanse(out, strlen(out));
 	free(out);
 	if (follow)
-		cl->events = true;
+		c->clients[i]->events = true;
+	return true;
 }
 
 /* Reads what arrived and answers every complete line. */
 static void read_client(struct control *c, int i)
 {
 	struct client *cl = c->clients[i];
+	struct replies r = { 0 };
 	ssize_t n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - 1 - cl->len,
 			 MSG_DONTWAIT);
+	size_t at = 0;
+	bool alive = true;
 
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		drop_client(c, i);
@@ -222,21 +277,26 @@ static void read_client(struct control *c, int i)
 		return;
 	cl->len += (size_t)n;
 	for (;;) {
-		char *nl = memchr(cl->buf, '\n', cl->len);
+		char *start = cl->buf + at, *nl = memchr(start, '\n', cl->len - at);
 		if (!nl)
 			break;
 		*nl = '\0';
-		size_t used = (size_t)(nl - cl->buf) + 1;
-		if (memchr(cl->buf, '\0', used - 1)) {
-			send_line(cl->fd, "{\"ok\":false,\"error\":\"a request may not hold NUL bytes\"}");
-		} else {
-			answer(c, i, cl->buf);
-			if (!c->clients[i])
-				return;
-		}
-		OPENSSL_cleanse(cl->buf, used);
-		memmove(cl->buf, cl->buf + used, cl->len - used);
-		cl->len -= used;
+		size_t used = (size_t)(nl - start) + 1;
+		if (memchr(start, '\0', used - 1))
+			reply(&r, "{\"ok\":false,\"error\":\"a request may not hold NUL bytes\"}");
+		else if (!answer(c, i, start, &r))
+			alive = false;
+		at += used;
+		if (!alive)
+			break;
+	}
+	/* requests may hold keys: what was read is wiped as it is dropped */
+	OPENSSL_cleanse(cl->buf, at);
+	memmove(cl->buf, cl->buf + at, cl->len - at);
+	cl->len -= at;
+	if (!send_replies(cl->fd, &r) || !alive) {
+		drop_client(c, i);
+		return;
 	}
 	if (cl->len == sizeof(cl->buf) - 1) {
 		/* a line longer than any request: not worth waiting for */

@@ -176,6 +176,19 @@ static int exec(struct state *st, const char *what)
 	return sqlite3_exec(st->db, what, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+/* Reservations and marks are what keeps a sequence number from being used
+ * twice: their commits reach the disk (FULL). The rest (an SA added or
+ * removed) survives the daemon's crash once written to the WAL, and is
+ * synced with the next FULL commit; a power cut may forget an SA added in
+ * the last moments, which then has to be added again, but it cannot bring
+ * back a number already used. */
+static int begin(struct state *st, bool to_disk)
+{
+	if (exec(st, to_disk ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"))
+		return -1;
+	return exec(st, "BEGIN IMMEDIATE");
+}
+
 static uint64_t next_limit(const struct state *st, uint64_t from)
 {
 	uint64_t l = from + st->block;
@@ -254,7 +267,7 @@ fail:
 /* The new reservations are durable before any SA is back in the engine. */
 static int save_resumed_limits(struct state *st, const struct restored_sa *v, size_t n)
 {
-	if (exec(st, "BEGIN IMMEDIATE"))
+	if (begin(st, true))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_stmt *s = stmt(st, ST_LIMIT);
@@ -373,7 +386,7 @@ int state_add_sas(struct state *st, struct esp_engine *e, const struct esp_sa_pa
 	size_t added = 0;
 
 	*failed = 0;
-	if (exec(st, "BEGIN IMMEDIATE")) {
+	if (begin(st, false)) {
 		*why = "the state database refused a transaction";
 		return -EIO;
 	}
@@ -402,7 +415,7 @@ int state_add_sas(struct state *st, struct esp_engine *e, const struct esp_sa_pa
 	int err = -EINVAL;
 	for (size_t k = 0; k < added; k++)
 		esp_engine_del_sa(e, ps[k].spi, &ps[k].dst);
-	exec(st, "BEGIN");
+	begin(st, false);
 	for (size_t k = 0; k < n; k++)
 		forget(st, ps[k].spi, &ps[k].dst);
 	exec(st, "COMMIT");
@@ -420,7 +433,8 @@ int state_del_sa(struct state *st, struct esp_engine *e, uint32_t spi,
 
 void state_clear(struct state *st)
 {
-	exec(st, "BEGIN; DELETE FROM sa; DELETE FROM port; COMMIT");
+	if (begin(st, false) == 0)
+		exec(st, "DELETE FROM sa; DELETE FROM port; COMMIT");
 }
 
 void state_port(struct state *st, uint32_t reqid, uint16_t port)
@@ -484,7 +498,7 @@ static int collect(const struct state *st, struct esp_engine *e, struct changes 
 
 static int save(struct state *st, const struct changes *c)
 {
-	if (exec(st, "BEGIN IMMEDIATE"))
+	if (begin(st, true))
 		return -1;
 	for (size_t i = 0; i < c->n; i++) {
 		sqlite3_stmt *s = stmt(st, c->v[i].limit ? ST_LIMIT : ST_MARK);
