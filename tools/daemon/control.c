@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +14,29 @@
 
 #include <openssl/crypto.h>
 
+#include "tools/clock.h"
 #include "tools/daemon/commands.h"
 #include "tools/json.h"
 
+/* Answers wait in a client's queue and leave as fast as it reads them: the
+ * main loop (timers, keepalives, other clients) never waits for a client.
+ * A client with OUT_HIGH bytes waiting gets no more requests answered until
+ * it reads; one that reads nothing for STALL_MS, or follows events so far
+ * behind that OUT_MAX would be passed, is dropped. */
+#define OUT_HIGH (1u << 20)
+#define OUT_MAX (16u << 20)
+#define STALL_MS 10000
+#define OUT_KEEP (64u << 10)
+
 struct client {
-	int fd;
+	int fd;			/* non-blocking */
 	bool events;		/* following the event stream */
-	size_t len;
+	bool eof;		/* sent all it will: answer what it sent, then close */
+	size_t len;		/* request bytes held */
 	char buf[CONTROL_MAX_REQUEST];
+	char *out;		/* answers not taken yet: out[off .. len) */
+	size_t out_len, out_off, out_cap;
+	uint64_t stalled_ms;	/* since when nothing was taken; 0: not */
 };
 
 struct control {
@@ -100,8 +116,15 @@ static void drop_client(struct control *c, int i)
 
 	close(cl->fd);
 	OPENSSL_cleanse(cl->buf, cl->len);
+	/* answers may hold keys (sa list keys) */
+	if (cl->out)
+		OPENSSL_cleanse(cl->out, cl->out_len);
+	free(cl->out);
 	free(cl);
 	c->clients[i] = NULL;
+	/* a client's buffers are large (64 KiB in, up to an answer out): give
+	 * them back, or churning clients leave the heap fragmented and big */
+	malloc_trim(0);
 }
 
 void control_close(struct control *c)
@@ -166,7 +189,7 @@ static bool peer_allowed(int fd)
 static void accept_clients(struct control *c)
 {
 	for (;;) {
-		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;
 		if (!peer_allowed(fd)) {
@@ -182,127 +205,182 @@ static void accept_clients(struct control *c)
 			refuse(fd, "too many control connections");
 			continue;
 		}
-		/* answers are written blocking, but never for long */
-		struct timeval tv = { .tv_sec = 5 };
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		cl->fd = fd;
 		c->clients[slot] = cl;
 	}
 }
 
-/* Answers of one read, sent together: a client that pipelines requests
- * wakes once per batch, not once per line. */
-struct replies {
-	char *buf;
-	size_t len, cap;
-	bool failed;
-};
+static size_t waiting(const struct client *cl)
+{
+	return cl->out_len - cl->out_off;
+}
 
-static void reply(struct replies *r, const char *line)
+/* Queues @line and a newline. Refused (false) past OUT_MAX, unless nothing
+ * waits: one answer may be as big as it must. */
+static bool queue_line(struct client *cl, const char *line)
 {
 	size_t n = strlen(line) + 1;
 
-	if (r->failed)
-		return;
-	if (r->len + n > r->cap) {
-		size_t cap = r->cap ? r->cap : 4096;
-		while (cap < r->len + n)
+	if (waiting(cl) && waiting(cl) + n > OUT_MAX)
+		return false;
+	if (cl->out_off && cl->out_len + n > cl->out_cap) {
+		/* what was taken makes room at the front */
+		memmove(cl->out, cl->out + cl->out_off, waiting(cl));
+		OPENSSL_cleanse(cl->out + waiting(cl), cl->out_off);
+		cl->out_len -= cl->out_off;
+		cl->out_off = 0;
+	}
+	if (cl->out_len + n > cl->out_cap) {
+		size_t cap = cl->out_cap ? cl->out_cap : 4096;
+		while (cap < cl->out_len + n)
 			cap *= 2;
 		char *nb = malloc(cap);
-		if (!nb) {
-			r->failed = true;
-			return;
-		}
-		if (r->len)
-			memcpy(nb, r->buf, r->len);
-		OPENSSL_cleanse(r->buf, r->len);
-		free(r->buf);
-		r->buf = nb;
-		r->cap = cap;
+		if (!nb)
+			return false;
+		if (cl->out_len)
+			memcpy(nb, cl->out, cl->out_len);
+		if (cl->out)
+			OPENSSL_cleanse(cl->out, cl->out_len);
+		free(cl->out);
+		cl->out = nb;
+		cl->out_cap = cap;
 	}
-	memcpy(r->buf + r->len, line, n - 1);
-	r->buf[r->len + n - 1] = '\n';
-	r->len += n;
+	memcpy(cl->out + cl->out_len, line, n - 1);
+	cl->out[cl->out_len + n - 1] = '\n';
+	cl->out_len += n;
+	return true;
 }
 
-/* Sends them; false when the client is to be dropped. */
-static bool send_replies(int fd, struct replies *r)
+/* Sends what the socket takes now; false when the client is gone. */
+static bool flush_client(struct client *cl, uint64_t now)
 {
-	size_t off = 0;
-	bool ok = !r->failed;
+	bool moved = false;
 
-	while (ok && off < r->len) {
-		ssize_t n = send(fd, r->buf + off, r->len - off, MSG_NOSIGNAL);
+	while (waiting(cl)) {
+		ssize_t n = send(cl->fd, cl->out + cl->out_off, waiting(cl),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
-		ok = n > 0;
-		off += n > 0 ? (size_t)n : 0;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0)
+			return false;
+		cl->out_off += (size_t)n;
+		moved = true;
 	}
-	OPENSSL_cleanse(r->buf, r->len);
-	free(r->buf);
-	*r = (struct replies){ 0 };
-	return ok;
+	if (!waiting(cl)) {
+		OPENSSL_cleanse(cl->out, cl->out_len);
+		cl->out_len = cl->out_off = 0;
+		cl->stalled_ms = 0;
+		if (cl->out_cap > OUT_KEEP) {
+			/* a big answer's room is not kept for the next small one */
+			free(cl->out);
+			cl->out = NULL;
+			cl->out_cap = 0;
+		}
+	} else if (moved || !cl->stalled_ms) {
+		cl->stalled_ms = now;
+	}
+	return true;
 }
 
-static bool answer(struct control *c, int i, char *line, struct replies *r)
+static bool answer(struct control *c, int i, char *line)
 {
 	bool follow;
 	char *out = commands_run(c->d, line, &follow);
 
 	if (!out)
 		return false;
-	reply(r, out);
+	bool queued = queue_line(c->clients[i], out);
 	OPENSSL_cleanse(out, strlen(out));
 	free(out);
 	if (follow)
 		c->clients[i]->events = true;
-	return true;
+	return queued;
 }
 
-/* Reads what arrived and answers every complete line. */
-static void read_client(struct control *c, int i)
+/* Answers the complete lines held, as long as the client keeps up; false
+ * when it is to be dropped. */
+static bool answer_lines(struct control *c, int i)
 {
 	struct client *cl = c->clients[i];
-	struct replies r = { 0 };
-	ssize_t n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - 1 - cl->len,
-			 MSG_DONTWAIT);
 	size_t at = 0;
 	bool alive = true;
 
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		drop_client(c, i);
-		return;
-	}
-	if (n < 0)
-		return;
-	cl->len += (size_t)n;
-	for (;;) {
+	while (alive && waiting(cl) < OUT_HIGH) {
 		char *start = cl->buf + at, *nl = memchr(start, '\n', cl->len - at);
 		if (!nl)
 			break;
 		*nl = '\0';
 		size_t used = (size_t)(nl - start) + 1;
 		if (memchr(start, '\0', used - 1))
-			reply(&r, "{\"ok\":false,\"error\":\"a request may not hold NUL bytes\"}");
-		else if (!answer(c, i, start, &r))
-			alive = false;
+			alive = queue_line(cl, "{\"ok\":false,\"error\":\"a request may not hold NUL bytes\"}");
+		else
+			alive = answer(c, i, start);
 		at += used;
-		if (!alive)
-			break;
 	}
 	/* requests may hold keys: what was read is wiped as it is dropped */
 	OPENSSL_cleanse(cl->buf, at);
 	memmove(cl->buf, cl->buf + at, cl->len - at);
 	cl->len -= at;
-	if (!send_replies(cl->fd, &r) || !alive) {
+	return alive;
+}
+
+static bool has_line(const struct client *cl)
+{
+	return memchr(cl->buf, '\n', cl->len) != NULL;
+}
+
+/* Answers held requests and sends, until the client's socket is full or
+ * nothing is left to answer; false when the client is to be dropped. */
+static bool serve(struct control *c, int i, uint64_t now)
+{
+	struct client *cl = c->clients[i];
+
+	/* each round answers at least one line, or returns */
+	for (;;) {
+		if (!flush_client(cl, now))
+			return false;
+		if (waiting(cl) >= OUT_HIGH || !has_line(cl))
+			return true;
+		if (!answer_lines(c, i))
+			return false;
+	}
+}
+
+/* A client that said all it will, and took all its answers. */
+static bool finished(const struct client *cl)
+{
+	return cl->eof && !waiting(cl) && !memchr(cl->buf, '\n', cl->len);
+}
+
+/* Reads what arrived, answers what it can, sends what the client takes. */
+static void read_client(struct control *c, int i, uint64_t now)
+{
+	struct client *cl = c->clients[i];
+	ssize_t n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - 1 - cl->len,
+			 MSG_DONTWAIT);
+
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		drop_client(c, i);
 		return;
 	}
-	if (cl->len == sizeof(cl->buf) - 1) {
+	if (n == 0)
+		cl->eof = true;
+	if (n > 0)
+		cl->len += (size_t)n;
+	if (!serve(c, i, now) || finished(cl)) {
+		drop_client(c, i);
+		return;
+	}
+	if (cl->len == sizeof(cl->buf) - 1 && !memchr(cl->buf, '\n', cl->len)) {
 		/* a line longer than any request: not worth waiting for */
 		refuse(cl->fd, "request too long");
 		cl->fd = -1;
 		OPENSSL_cleanse(cl->buf, cl->len);
+		if (cl->out)
+			OPENSSL_cleanse(cl->out, cl->out_len);
+		free(cl->out);
 		free(cl);
 		c->clients[i] = NULL;
 	}
@@ -315,30 +393,58 @@ int control_pollfds(struct control *c, struct pollfd *pfd, int max)
 	if (max < 1)
 		return 0;
 	pfd[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
-	for (int i = 0; i < CONTROL_MAX_CLIENTS && n < max; i++)
-		pfd[n++] = (struct pollfd){ .fd = c->clients[i] ? c->clients[i]->fd : -1,
-					    .events = POLLIN };
+	for (int i = 0; i < CONTROL_MAX_CLIENTS && n < max; i++) {
+		const struct client *cl = c->clients[i];
+		short ev = 0;
+		if (cl) {
+			/* a client behind on its answers sends no more requests in */
+			ev = waiting(cl) < OUT_HIGH && !cl->eof ? POLLIN : 0;
+			ev |= waiting(cl) ? POLLOUT : 0;
+		}
+		pfd[n++] = (struct pollfd){ .fd = cl ? cl->fd : -1, .events = ev };
+	}
 	return n;
 }
 
 void control_handle(struct control *c, const struct pollfd *pfd, int n)
 {
+	uint64_t now = monotonic_ms();
+
 	if (n > 0 && pfd[0].revents)
 		accept_clients(c);
-	for (int i = 0; i + 1 < n && i < CONTROL_MAX_CLIENTS; i++)
-		if (c->clients[i] && pfd[i + 1].fd == c->clients[i]->fd && pfd[i + 1].revents)
-			read_client(c, i);
+	for (int i = 0; i + 1 < n && i < CONTROL_MAX_CLIENTS; i++) {
+		struct client *cl = c->clients[i];
+		short re = pfd[i + 1].revents;
+		if (!cl || pfd[i + 1].fd != cl->fd)
+			continue;
+		if (re & (POLLOUT | POLLERR | POLLHUP)) {
+			/* taken what waited: its held requests may go on */
+			if (!serve(c, i, now) || finished(cl)) {
+				drop_client(c, i);
+				continue;
+			}
+		}
+		if (re & POLLIN)
+			read_client(c, i, now);
+		else if ((re & (POLLERR | POLLHUP)) && c->clients[i] && !waiting(c->clients[i]))
+			drop_client(c, i);
+	}
+	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (c->clients[i] && c->clients[i]->stalled_ms &&
+		    now - c->clients[i]->stalled_ms > STALL_MS)
+			drop_client(c, i);
 }
 
 void control_broadcast(struct control *c, const struct esp_event *ev)
 {
 	struct json_writer w;
+	uint64_t now = monotonic_ms();
 
 	memset(&w, 0, sizeof(w));
 	commands_event_json(ev, &w);
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
 		struct client *cl = c->clients[i];
-		if (cl && cl->events && send_line(cl->fd, json_w_text(&w)) < 0)
+		if (cl && cl->events && (!queue_line(cl, json_w_text(&w)) || !flush_client(cl, now)))
 			drop_client(c, i);
 	}
 	json_w_free(&w);

@@ -58,7 +58,9 @@ static int config_msg(struct nfqueue_worker *w, struct nlmsghdr *nlh, char *err,
 struct nfqueue_worker *nfqueue_open(const struct backend_ctx *ctx, uint16_t queue,
 			    char *err, size_t errlen)
 {
-	char buf[8192];
+	/* zeroed: attributes are padded to 4 bytes and libmnl leaves the
+	 * padding as it finds it, which would go to the kernel */
+	char buf[8192] = { 0 };
 	struct nfqueue_worker *w = calloc(1, sizeof(*w));
 
 	if (!w || !(w->slots = malloc((size_t)BACKEND_BATCH * BACKEND_SLOT))) {
