@@ -198,3 +198,139 @@ def need_root():
     if os.geteuid() != 0:
         print("this test needs root (network namespaces, netfilter)", file=sys.stderr)
         sys.exit(1)
+
+
+# ---- shared by the hardening tests (flood, control abuse, soak, valgrind) ----
+
+import json  # noqa: E402
+
+
+def ctl_raw(sock_path, line, timeout=5.0):
+    """One request straight on the control socket (no client process):
+    returns (answer dict or None, seconds it took)."""
+    t0 = time.monotonic()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        s.sendall(line.encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            k = s.recv(65536)
+            if not k:
+                break
+            buf += k
+        return (json.loads(buf) if buf.strip() else None), time.monotonic() - t0
+    except (OSError, ValueError):
+        return None, time.monotonic() - t0
+    finally:
+        s.close()
+
+
+class Daemon:
+    """An espnatd in a namespace, its control socket and log in lab.tmp.
+    `prefix` runs it under another program (valgrind)."""
+
+    def __init__(self, lab, ns, name, role, datapath, ports, espnatd, espnat, prefix=(),
+                 extra=()):
+        self.lab, self.ns, self.name = lab, ns, name
+        self.espnat = espnat
+        self.sock = os.path.join(lab.tmp, name + ".sock")
+        self.log = os.path.join(lab.tmp, name + ".log")
+        self.args = [*prefix, espnatd, "--role", role, "--datapath", datapath,
+                     "--control", self.sock, "--protected-ports", ",".join(map(str, ports)),
+                     "--tun", "esp" + name[:8], *extra]
+        self.p = None
+
+    def start(self, wait=5.0):
+        self.p = self.lab.spawn(self.ns, *self.args, log=self.log)
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            if self.p.poll() is not None:
+                break
+            a, _ = ctl_raw(self.sock, "ping", timeout=1)
+            if a and a.get("ok"):
+                return True
+            time.sleep(0.05)
+        print(open(self.log, errors="replace").read())
+        return False
+
+    def ctl(self, *words, check_ok=True, timeout=20):
+        r = subprocess.run([self.espnat, *words, "--json", "--socket", self.sock],
+                           capture_output=True, text=True, timeout=timeout)
+        try:
+            answer = json.loads(r.stdout.splitlines()[0]) if r.stdout else {}
+        except ValueError:
+            answer = {}
+        if check_ok and not answer.get("ok"):
+            raise RuntimeError(f"{self.name}: {' '.join(words)}: {r.stdout}{r.stderr}")
+        return answer
+
+    def pid(self):
+        """The espnatd process itself (ip netns exec execs it, so it is
+        the spawned pid; under a prefix such as valgrind, still that pid)."""
+        return self.p.pid
+
+    def rss_kb(self):
+        with open(f"/proc/{self.pid()}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return -1
+
+    def fds(self):
+        return sorted(os.listdir(f"/proc/{self.pid()}/fd"), key=int)
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        try:
+            os.killpg(self.p.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.p.pid, signal.SIGKILL)
+            self.p.wait()
+        return self.p.returncode
+
+
+def reg_words(ue, pc, ue_ports, pc_ports, spis, mode="UDP-enc-tun", reqid=None,
+              ik="0123456789abcdef0123456789abcdef", ck="fedcba9876543210fedcba9876543210"):
+    """`reg add` words: spis = (ue-spi-c, ue-spi-s, pcscf-spi-c, pcscf-spi-s)."""
+    words = (f"ue {ue} pcscf {pc} ue-spi-c {spis[0]} ue-spi-s {spis[1]} "
+             f"pcscf-spi-c {spis[2]} pcscf-spi-s {spis[3]} "
+             f"ue-port-c {ue_ports[0]} ue-port-s {ue_ports[1]} "
+             f"pcscf-port-c {pc_ports[0]} pcscf-port-s {pc_ports[1]} "
+             f"alg hmac-sha-1-96 ealg aes-cbc ik {ik} ck {ck} mod {mode}").split()
+    if reqid is not None:
+        words += ["reqid", str(reqid)]
+    return words
+
+
+def leaks(packets, ports, marker=None):
+    """Packets on the wire that are plain UDP or TCP with a protected port
+    as source or destination (ESP-in-UDP uses 4500 both ways), or that
+    carry @marker outside ESP. Returns (esp, offenders)."""
+    esp, offenders = 0, []
+    for p in packets:
+        ip = ip_layer(p)
+        if ip is None:
+            continue
+        proto = ip.proto if IP in p else ip.nh
+        if proto == 50 or (UDP in p and 4500 in (p[UDP].sport, p[UDP].dport)):
+            esp += 1
+            continue
+        l4 = p[UDP] if UDP in p else p[TCP] if TCP in p else None
+        if l4 is not None and (l4.sport in ports or l4.dport in ports):
+            offenders.append(p.summary())
+        elif marker and marker in bytes(ip):
+            offenders.append(p.summary())
+    return esp, offenders
+
+
+def exit_on_sigterm():
+    """meson's timeout sends SIGTERM: turn it into SystemExit so that the
+    tests' `finally` blocks remove their namespaces and processes."""
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, handler)
