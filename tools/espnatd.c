@@ -67,6 +67,7 @@ static void usage(FILE *f)
 		"      --queue N             first NFQUEUE number (default 0)\n"
 		"      --workers N           packet threads (default 1)\n"
 		"      --control PATH        control socket (default %s)\n"
+		"      --control-group GROUP  let this group use it too (a SIP server's user)\n"
 		"      --tun NAME            TUN device (default espnat0)\n"
 		"      --tun-mtu BYTES       its MTU (default 65535: whole datagrams)\n"
 		"      --tun-table N         routing table for the protected ports (default 4500)\n"
@@ -96,6 +97,7 @@ static int parse_args(int argc, char **argv, struct daemon *d)
 		{ "queue", required_argument, NULL, 1 },
 		{ "workers", required_argument, NULL, 1 },
 		{ "control", required_argument, NULL, 1 },
+		{ "control-group", required_argument, NULL, 1 },
 		{ "tun", required_argument, NULL, 1 },
 		{ "tun-mtu", required_argument, NULL, 1 },
 		{ "tun-table", required_argument, NULL, 1 },

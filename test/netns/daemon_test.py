@@ -264,6 +264,46 @@ def features():
         lab.close()
 
 
+def control_group(lab, ns):
+    """--control-group lets a SIP server's group in, judged by the peer's
+    credentials in the kernel, and nobody else."""
+    g = Daemon(lab, ns, "grp", "pcscf", "nfqueue", PC_PORTS)
+    g.args += ["--control-group", "nogroup"]
+    g.args[g.args.index("--tun") + 1] = "espgrp"
+    if not check(g.start(), "control-group: espnatd up with --control-group nogroup"):
+        return
+    st = os.stat(g.sock)
+    check(oct(st.st_mode & 0o777) == "0o660" and st.st_gid == 65534,
+          f"control-group: socket 0660, group nogroup ({oct(st.st_mode & 0o777)}, gid {st.st_gid})")
+
+    def ping_as(*ids):
+        r = subprocess.run(["setpriv", "--reuid=65533", *ids, ESPNAT, "ping", "--socket", g.sock],
+                           capture_output=True, text=True)
+        return r.returncode, r.stdout + r.stderr
+
+    rc, out = ping_as("--regid=65534", "--clear-groups")
+    check(rc == 0, f"control-group: a member by its primary group is answered ({out.strip()})")
+    rc, out = ping_as("--regid=100", "--groups=65534")
+    check(rc == 0, f"control-group: a member by a supplementary group is answered ({out.strip()})")
+    os.chmod(g.sock, 0o666)     # past the file mode, the daemon still judges
+    rc, out = ping_as("--regid=100", "--clear-groups")
+    check(rc == 1 and "root and its group" in out,
+          f"control-group: a user outside the group is refused ({out.strip()})")
+    g.stop()
+    check(g.p.returncode == 0, "control-group: clean stop")
+    bad = Daemon(lab, ns, "bad", "pcscf", "nfqueue", PC_PORTS)
+    bad.args += ["--control-group", "no-such-group-x"]
+    bad.p = lab.spawn(ns, *bad.args, log=bad.log)
+    try:
+        rc = bad.p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        rc = None
+        bad.stop()
+    err = open(bad.log).read()
+    check(rc not in (0, None) and "no group 'no-such-group-x'" in err,
+          f"control-group: an unknown group is an error at start (rc {rc}: {err.strip()[-120:]})")
+
+
 def control_socket():
     lab = Lab("c")
     try:
@@ -280,6 +320,7 @@ def control_socket():
         r = subprocess.run(nobody + [ESPNAT, "ping", "--socket", d.sock], capture_output=True, text=True)
         check(r.returncode == 1 and "for root" in r.stderr, f"control: a non-root peer is refused by SO_PEERCRED ({r.stderr.strip()})")
         os.chmod(d.sock, 0o600)
+        control_group(lab, ue)   # a namespace of its own: its own rules and queue
 
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(d.sock)

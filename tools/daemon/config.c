@@ -147,6 +147,9 @@ int config_set(struct daemon_config *c, const char *key, const char *value,
 	}
 	if (strcmp(key, "protected-ports") == 0)
 		return parse_ports(c, value, err, errlen);
+	if (strcmp(key, "control-group") == 0)
+		return set_string(c->control_group, sizeof(c->control_group), value, key, err,
+				  errlen);
 	if (strcmp(key, "control") == 0)
 		return set_string(c->control, sizeof(c->control), value, key, err, errlen);
 	if (strcmp(key, "tun") == 0) {

@@ -26,6 +26,7 @@ struct daemon_config {
 	unsigned queue;			/* first NFQUEUE number */
 	unsigned workers;
 	char control[108];		/* control socket path */
+	char control_group[64];		/* also let this group in; "" = root only */
 	char tun_name[16];
 	unsigned tun_mtu;
 	unsigned tun_table;		/* policy routing table */

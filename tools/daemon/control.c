@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,8 @@ struct client {
 struct control {
 	struct daemon *d;
 	int listen_fd;
+	bool group_set;
+	gid_t group;		/* control-group: its members may connect */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct client *clients[CONTROL_MAX_CLIENTS];
 };
@@ -79,6 +82,26 @@ static int claim_path(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* The socket becomes the group's too (0660): a SIP server that runs as
+ * its own user (Debian's Kamailio) may then drive espnatd. */
+static int open_to_group(struct control *c, const char *name, char *err, size_t errlen)
+{
+	struct group gr, *found = NULL;
+	char buf[4096];
+
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &found) != 0 || !found) {
+		snprintf(err, errlen, "control-group: no group '%s'", name);
+		return -1;
+	}
+	if (chown(c->path, (uid_t)-1, found->gr_gid) < 0 || chmod(c->path, 0660) < 0) {
+		snprintf(err, errlen, "control socket %s: %s", c->path, strerror(errno));
+		return -1;
+	}
+	c->group = found->gr_gid;
+	c->group_set = true;
+	return 0;
+}
+
 struct control *control_open(struct daemon *d, char *err, size_t errlen)
 {
 	struct control *c = calloc(1, sizeof(*c));
@@ -104,6 +127,8 @@ struct control *control_open(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "control socket %s: %s", c->path, strerror(errno));
 		goto fail;
 	}
+	if (d->cfg.control_group[0] && open_to_group(c, d->cfg.control_group, err, errlen))
+		goto fail;
 	return c;
 fail:
 	control_close(c);
@@ -174,16 +199,43 @@ static void refuse(int fd, const char *why)
 	close(fd);
 }
 
-/* Root, or whoever runs the daemon. The socket's mode says so too; this
- * holds if the file's mode is ever changed. */
-static bool peer_allowed(int fd)
+/* The peer's credentials as the kernel holds them for the connecting
+ * process (SO_PEERGROUPS: its supplementary groups now, not what
+ * /etc/group says the user could have). */
+static bool peer_in_group(int fd, gid_t primary, gid_t want)
+{
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+	bool found = primary == want;
+
+	if (found)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno != ERANGE || !(groups = malloc(len)))
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			len = 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t) && !found; i++)
+		found = groups[i] == want;
+	if (groups != small)
+		free(groups);
+	return found;
+}
+
+/* Root, whoever runs the daemon, and members of control-group. The
+ * socket's mode says so too; this holds if the file's mode is ever
+ * changed. */
+static bool peer_allowed(const struct control *c, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	return cred.uid == 0 || cred.uid == geteuid();
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	return c->group_set && peer_in_group(fd, cred.gid, c->group);
 }
 
 static void accept_clients(struct control *c)
@@ -192,8 +244,10 @@ static void accept_clients(struct control *c)
 		int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0)
 			return;
-		if (!peer_allowed(fd)) {
-			refuse(fd, "permission denied: the control socket is for root");
+		if (!peer_allowed(c, fd)) {
+			refuse(fd, c->group_set ?
+				   "permission denied: the control socket is for root and its group" :
+				   "permission denied: the control socket is for root");
 			continue;
 		}
 		int slot = -1;
