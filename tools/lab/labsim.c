@@ -1,4 +1,4 @@
-/* espnat-lab-sim ue|pcscf OPTIONS: the lab's simulators. */
+/* espnat-lab-sim ue|pcscf|scscf OPTIONS: the lab's simulators. */
 #include "tools/lab/labsim.h"
 
 #include <stdarg.h>
@@ -80,6 +80,9 @@ int main(int argc, char **argv)
 		return lab_ue_main(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "pcscf") == 0)
 		return lab_pcscf_main(argc - 1, argv + 1);
-	fprintf(stderr, "usage: espnat-lab-sim ue|pcscf OPTIONS (see tools/lab/ue.c, pcscf.c)\n");
+	if (argc >= 2 && strcmp(argv[1], "scscf") == 0)
+		return lab_scscf_main(argc - 1, argv + 1);
+	fprintf(stderr, "usage: espnat-lab-sim ue|pcscf|scscf OPTIONS "
+			"(see tools/lab/ue.c, pcscf.c, scscf.c)\n");
 	return 2;
 }

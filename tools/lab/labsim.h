@@ -1,6 +1,7 @@
-/* The lab's SIP simulators: a UE and a P-CSCF (with a registrar inside),
- * each driven by commands on stdin and reporting events as JSON lines on
- * stdout, each beside its own espnatd. */
+/* The lab's SIP simulators: a UE, a P-CSCF (with a registrar inside) and
+ * an S-CSCF (the registrar behind a real P-CSCF such as Kamailio), each
+ * driven by commands on stdin and reporting events as JSON lines on
+ * stdout; the UE and the P-CSCF each beside its own espnatd. */
 #ifndef ESPNAT_LAB_LABSIM_H
 #define ESPNAT_LAB_LABSIM_H
 
@@ -27,5 +28,6 @@ void lab_random(void *buf, size_t n);
 
 int lab_ue_main(int argc, char **argv);
 int lab_pcscf_main(int argc, char **argv);
+int lab_scscf_main(int argc, char **argv);
 
 #endif

@@ -14,7 +14,8 @@ WS_AUTH = {"hmac(md5)": "HMAC-MD5-96 [RFC2403]", "hmac(sha1)": "HMAC-SHA-1-96 [R
 
 FIELDS = ["frame.time_epoch", "ip.src", "ip.dst", "udp.srcport", "udp.dstport", "esp.spi",
           "esp.icv_good", "udpencap.nat_keepalive", "sip.Method", "sip.Status-Code",
-          "sip.CSeq.method", "icmp.type", "icmp.code", "ip.flags.mf", "ip.frag_offset"]
+          "sip.CSeq.method", "icmp.type", "icmp.code", "ip.flags.mf", "ip.frag_offset",
+          "sip.auth.ck", "sip.auth.ik", "sip.Security-Server"]
 
 
 def sa_line_to_uat(line):
@@ -75,6 +76,9 @@ def dissect(pcap, confdir, sip_ports):
             "icmp_code": v.get("icmp.code", "").split(",")[0],
             # the first fragment: tshark shows the reassembled packet on the last
             "fragment": v.get("ip.flags.mf", "").split(",")[0] in ("1", "True"),
+            # a 401's keys for the P-CSCF (S-CSCF -> P-CSCF only) and its offer
+            "keys": bool(v.get("sip.auth.ck") or v.get("sip.auth.ik")),
+            "security_server": bool(v.get("sip.Security-Server")),
         })
     return rows, r.returncode, r.stderr
 
@@ -103,13 +107,16 @@ def label(row):
         ports = f"{row['sport']}→{row['dport']}" if row["sport"] else "ESP"
         return f"ESP {row['spi']} [{inner}] {ports}", "esp"
     text = sip_text(row)
+    if text and row.get("core"):
+        return f"{text}, Mw {row['sport']}→{row['dport']}", "core"
     if text:
         return f"{text}, in clear {row['sport']}→{row['dport']}", "plain"
     return f"UDP {row['sport']}→{row['dport']}" if row["sport"] else "IP", "other"
 
 
-def arrows(lan, wan, lanes, nat_public):
-    """Both captures in time order, each packet an arrow between lanes."""
+def arrows(lan, wan, lanes, nat_public, core=(), core_pcscf=None):
+    """The captures in time order, each packet an arrow between lanes;
+    `core` (the P-CSCF's link to the S-CSCF) when there is one."""
     out = []
     for row in lan:
         if row["src"] in lanes and row["src"] != nat_public:
@@ -121,6 +128,12 @@ def arrows(lan, wan, lanes, nat_public):
             out.append((row, lanes["NAT"], lanes["P-CSCF"]))
         elif row["dst"] == nat_public:
             out.append((row, lanes["P-CSCF"], lanes["NAT"]))
+    for row in core:
+        row["core"] = True
+        if row["src"] == core_pcscf:
+            out.append((row, lanes["P-CSCF"], lanes["S-CSCF"]))
+        elif row["dst"] == core_pcscf:
+            out.append((row, lanes["S-CSCF"], lanes["P-CSCF"]))
     out.sort(key=lambda a: a[0]["t"])
     return collapse_keepalives(out)
 
@@ -142,7 +155,8 @@ def collapse_keepalives(items):
     return out
 
 
-COLOURS = {"esp": "#1b7f3b", "plain": "#c0392b", "keepalive": "#8a8a8a", "other": "#5d6d7e"}
+COLOURS = {"esp": "#1b7f3b", "plain": "#c0392b", "keepalive": "#8a8a8a", "other": "#5d6d7e",
+           "core": "#1f5fa8"}
 
 
 def draw_svg(path, lane_names, items, marks, t0):

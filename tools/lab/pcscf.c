@@ -3,6 +3,8 @@
  * NAT detection from the Via (A.7.2), the algorithm choice, the SA_table
  * rules (A.7.1), the four SAs installed in its espnatd with the UE's NAT
  * port left to learn, SM7's checks, re-registration and de-registration.
+ * The registrar's pieces (subscribers, the AKA vector, RES) are shared with
+ * the S-CSCF simulator (scscf.c) through registrar.c.
  * Commands on stdin:
  *   message IMPI        a MESSAGE to the UE's protected server port
  *   quit */
@@ -22,11 +24,10 @@
 #include "nat/registration.h"
 #include "nat/secagree.h"
 #include "tools/ctlclient.h"
-#include "tools/lab/akadigest.h"
 #include "tools/lab/labsim.h"
+#include "tools/lab/registrar.h"
 #include "tools/lab/sip.h"
 
-#define MAX_SUBS 8
 #define MAX_REGS 32
 #define PORT_PS 5068
 #define NPC 4
@@ -34,17 +35,11 @@ static const uint16_t pc_pool[NPC] = { 5066, 5070, 5072, 5074 };
 #define MAX_SAS_PER_DIRECTION 6		/* A.7.1 rule 3 */
 #define WAIT_MS 3000
 
-struct subscriber {
-	char impi[64];
-	uint8_t k[16], opc[16];
-	uint64_t sqn;
-};
-
 enum reg_state { REG_FREE, REG_CHALLENGED, REG_REGISTERED };
 
 struct reg {
 	enum reg_state state;
-	struct subscriber *sub;
+	struct lab_sub *sub;
 	struct esp_addr ue;		/* source of SM1: the UE's (public) address */
 	bool nat;
 	struct secagree_header client, server;
@@ -61,8 +56,7 @@ struct pcscf {
 	const char *ctl;
 	int plain_fd, ps_fd;
 	int pc_fd[NPC];
-	struct subscriber subs[MAX_SUBS];
-	size_t nsubs;
+	struct lab_subs subs;
 	struct reg regs[MAX_REGS];
 	uint32_t next_reqid, next_spi;
 };
@@ -76,15 +70,7 @@ static const struct secagree_pref prefs[] = {
 };
 #define NPREFS (sizeof(prefs) / sizeof(prefs[0]))
 
-static struct subscriber *find_sub(struct pcscf *p, const char *impi)
-{
-	for (size_t i = 0; i < p->nsubs; i++)
-		if (strcasecmp(p->subs[i].impi, impi) == 0)
-			return &p->subs[i];
-	return NULL;
-}
-
-static struct reg *find_reg(struct pcscf *p, const struct subscriber *s, enum reg_state st)
+static struct reg *find_reg(struct pcscf *p, const struct lab_sub *s, enum reg_state st)
 {
 	for (int i = 0; i < MAX_REGS; i++)
 		if (p->regs[i].state == st && p->regs[i].sub == s)
@@ -115,26 +101,14 @@ static void reply(struct pcscf *p, int fd, const struct sip_msg *req, int status
 		  const char *reason, const char *warning, const struct esp_addr *to,
 		  uint16_t port)
 {
-	struct sip_msg r;
-	struct json_writer w;
-
 	(void)p;
-	sip_response(&r, req, status, reason);
-	if (warning)
-		sip_set(&r, "Warning", "399 pcscf.ims.lab \"%s\"", warning);
-	sip_send(fd, &r, to, port);
-	lab_emit_begin(&w, "sent");
-	json_w_kv_uint(&w, "status", (unsigned)status);
-	json_w_kv_string(&w, "msg", reason);
-	if (warning)
-		json_w_kv_string(&w, "warning", warning);
-	lab_emit_end(&w);
+	lab_reply(fd, req, status, reason, "pcscf.ims.lab", warning, NULL, to, port);
 }
 
 /* A.7.1 rule 3: (UE address, protected client port) must be free, and
  * with a NAT the UE's protected server port too (several UEs share the
  * address); at most six SAs per direction for one IMPI. */
-static const char *check_rules(struct pcscf *p, const struct subscriber *s,
+static const char *check_rules(struct pcscf *p, const struct lab_sub *s,
 			       const struct esp_addr *ue, uint16_t uc, uint16_t us, bool nat)
 {
 	int mine = 0;
@@ -159,7 +133,7 @@ static const char *check_rules(struct pcscf *p, const struct subscriber *s,
 	return NULL;
 }
 
-static uint16_t pick_pc(struct pcscf *p, const struct subscriber *s)
+static uint16_t pick_pc(struct pcscf *p, const struct lab_sub *s)
 {
 	for (int k = 0; k < NPC; k++) {
 		bool used = false;
@@ -197,13 +171,6 @@ static int install(struct pcscf *p, struct reg *r, enum esp_auth alg, enum esp_e
 	return rc;
 }
 
-static const char *impi_of(const struct sip_msg *m, char *buf, size_t len)
-{
-	const char *auth = sip_get(m, "Authorization");
-
-	return auth && aka_digest_param(auth, "username", buf, len) && buf[0] ? buf : NULL;
-}
-
 /* SM1: NAT detection, the choice, the rules, the challenge, the SAs, SM6. */
 static void on_register_challenge(struct pcscf *p, int fd, struct sip_msg *m,
 				  const struct esp_addr *from, uint16_t port, bool protected_)
@@ -212,11 +179,11 @@ static void on_register_challenge(struct pcscf *p, int fd, struct sip_msg *m,
 	struct nat_via_result vr;
 	struct reg *in_force = NULL;
 
-	if (!impi_of(m, impi, sizeof(impi))) {
+	if (!lab_impi_of(m, impi, sizeof(impi))) {
 		reply(p, fd, m, 400, "Bad Request", "no Authorization username", from, port);
 		return;
 	}
-	struct subscriber *s = find_sub(p, impi);
+	struct lab_sub *s = lab_sub_find(&p->subs, impi);
 	if (!s) {
 		reply(p, fd, m, 403, "Forbidden", "unknown subscriber", from, port);
 		return;
@@ -289,13 +256,7 @@ static void on_register_challenge(struct pcscf *p, int fd, struct sip_msg *m,
 		 r->spi_ps == r->spi_uc || r->spi_ps == r->spi_us);
 
 	/* the S-CSCF's part: an authentication vector */
-	uint8_t rand[16], sqn[6], amf[2] = { 0x80, 0x00 };
-	lab_random(rand, sizeof(rand));
-	s->sqn += 32;
-	for (int i = 0; i < 6; i++)
-		sqn[i] = (uint8_t)(s->sqn >> (8 * (5 - i)));
-	if (aka_make_vector(s->k, s->opc, rand, sqn, amf, &r->av) ||
-	    aka_nonce_encode(r->av.rand, r->av.autn, r->nonce, sizeof(r->nonce))) {
+	if (lab_challenge(s, &r->av, r->nonce, sizeof(r->nonce))) {
 		r->state = REG_FREE;
 		reply(p, fd, m, 500, "Server Internal Error", "AKA failed", from, port);
 		return;
@@ -333,9 +294,8 @@ static void on_register_challenge(struct pcscf *p, int fd, struct sip_msg *m,
 static void on_register_auth(struct pcscf *p, int fd, struct sip_msg *m,
 			     const struct esp_addr *from, uint16_t port, struct reg *r)
 {
-	char perr[256], got[64], want[33], sent_by[80];
+	char perr[256], sent_by[80];
 	struct secagree_header verify, client;
-	const char *auth = sip_get(m, "Authorization");
 	const char *sv = sip_get(m, "Security-Verify"), *sc = sip_get(m, "Security-Client");
 	const char *v = sip_get(m, "Via");
 	struct nat_via_result vr;
@@ -359,10 +319,7 @@ static void on_register_auth(struct pcscf *p, int fd, struct sip_msg *m,
 		reply(p, fd, m, 403, "Forbidden", "Security-Client differs from SM1's", from, port);
 		return;
 	}
-	aka_digest_response(r->sub->impi, LAB_REALM, r->av.xres, sizeof(r->av.xres), "REGISTER",
-			    LAB_DOMAIN_URI, r->nonce, want);
-	if (!auth || !aka_digest_param(auth, "response", got, sizeof(got)) ||
-	    strlen(got) != 32 || CRYPTO_memcmp(got, want, 32) != 0) {
+	if (!lab_res_ok(r->sub, &r->av, r->nonce, m)) {
 		reply(p, fd, m, 403, "Forbidden", "RES does not match XRES", from, port);
 		return;
 	}
@@ -453,7 +410,7 @@ static int pc_socket(struct pcscf *p, uint16_t port)
  * UE's protected server port; espnatd sends it to the learned port_Uenc. */
 static int do_message(struct pcscf *p, const char *impi, char *err, size_t errlen)
 {
-	struct subscriber *s = find_sub(p, impi);
+	struct lab_sub *s = lab_sub_find(&p->subs, impi);
 	struct reg *r = s ? find_reg(p, s, REG_REGISTERED) : NULL;
 	struct sip_msg m, resp;
 	char a[ESP_ADDRSTRLEN], b[ESP_ADDRSTRLEN];
@@ -509,24 +466,6 @@ static void command(struct pcscf *p, char *line)
 	lab_done(line, rc == 0, rc ? err : NULL);
 }
 
-static int add_subscriber(struct pcscf *p, char *spec)
-{
-	/* IMPI:K:OPc */
-	char *k = strchr(spec, ':'), *opc = k ? strchr(k + 1, ':') : NULL;
-
-	if (!k || !opc || p->nsubs == MAX_SUBS)
-		return -1;
-	*k++ = '\0';
-	*opc++ = '\0';
-	struct subscriber *s = &p->subs[p->nsubs];
-	snprintf(s->impi, sizeof(s->impi), "%s", spec);
-	if (lab_hex(k, s->k, 16) || lab_hex(opc, s->opc, 16))
-		return -1;
-	s->sqn = 0x100;
-	p->nsubs++;
-	return 0;
-}
-
 int lab_pcscf_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -549,13 +488,13 @@ int lab_pcscf_main(int argc, char **argv)
 			p.ctl = optarg;
 			continue;
 		}
-		if (c == 's' && add_subscriber(&p, optarg) == 0)
+		if (c == 's' && lab_sub_add(&p.subs, optarg) == 0)
 			continue;
 		fprintf(stderr, "usage: espnat-lab-sim pcscf --addr ADDR --espnatd SOCKET "
 				"--subscriber IMPI:K:OPC ...\n");
 		return 2;
 	}
-	if (!p.addr.family || !p.ctl || !p.nsubs) {
+	if (!p.addr.family || !p.ctl || !p.subs.n) {
 		fprintf(stderr, "espnat-lab-sim pcscf: --addr, --espnatd and --subscriber are needed\n");
 		return 2;
 	}
@@ -567,7 +506,7 @@ int lab_pcscf_main(int argc, char **argv)
 		perror("espnat-lab-sim pcscf");
 		return 1;
 	}
-	lab_say("ready", "P-CSCF with %zu subscriber(s)", p.nsubs);
+	lab_say("ready", "P-CSCF with %zu subscriber(s)", p.subs.n);
 	for (;;) {
 		struct pollfd pfd[3] = {
 			{ .fd = STDIN_FILENO, .events = POLLIN },

@@ -1,12 +1,19 @@
 """The lab's scenario: two UEs behind one real NAT register with a P-CSCF
 using IMS AKA and sec-agree (TR 33.803 Annex D A.7.2), each step checked
-against what the daemons, the simulators and the NAT's conntrack table say."""
+against what the daemons, the simulators and the NAT's conntrack table say.
+
+The P-CSCF is the built-in simulator (espnat-lab-sim pcscf, a registrar
+inside) or, with `--pcscf kamailio`, Debian's Kamailio running the shipped
+contrib/kamailio configuration beside the same espnatd, with the S-CSCF
+simulator (espnat-lab-sim scscf) as its registrar in a namespace of its
+own. Kamailio's script reports the same facts as the simulator (NAT
+detection, the SAs and their reqid) in its log, which the lab reads."""
 import os
 import re
 import time
 
 import labnet
-from labnet import Espnatd, EventStream, LabError, Sim
+from labnet import Espnatd, EventStream, Sim
 
 LAN_NET = "10.77.1.0/24"
 NAT_LAN = "10.77.1.1"
@@ -14,6 +21,9 @@ NAT_WAN = "203.0.113.7"      # the UEs' public address: the NAT's WAN side
 PCSCF = "203.0.113.5"
 PCSCF_PORTS = "5066,5068,5070,5072,5074"
 ENC_PORT = 4500
+# --pcscf kamailio: the core network (Mw) between Kamailio and the S-CSCF
+PCSCF_CORE = "192.0.2.5"
+SCSCF = "192.0.2.9"
 
 # Subscribers with the K and OPc of 3GPP TS 35.208 test sets 1 and 2
 UES = [
@@ -112,9 +122,14 @@ def describe(ev):
 class Lab:
     """The network, the daemons, the simulators, and the checks' helpers."""
 
-    def __init__(self, net, bindir, outdir, timing, story):
+    def __init__(self, net, bindir, outdir, timing, story, pcscf="sim", contrib=None):
         self.net, self.bindir, self.outdir = net, bindir, outdir
         self.t, self.story = timing, story
+        self.kind = pcscf       # "sim" or "kamailio"
+        self.contrib = contrib  # contrib/kamailio, for kamailio
+        self.kam = None
+        self.scscf_events = []  # what the S-CSCF simulator reported
+        self.pc_events = []     # what the P-CSCF (simulator or Kamailio) reported
         self.sa_lines = {}      # spi -> SA line with keys, for Wireshark
         self.learned = {}       # reqid -> event
         self.moved = {}
@@ -133,6 +148,10 @@ class Lab:
             self.requests.setdefault(who, []).append(ev)
         if ev.get("event") == "nat":
             self.nat_reports.append((who, ev.get("text", "")))
+        if who == "S-CSCF":
+            self.scscf_events.append(ev)
+        if who == "P-CSCF":
+            self.pc_events.append(ev)
         self.story.sink(t, who, ev)
 
     # ---- building it ----
@@ -162,6 +181,15 @@ class Lab:
             labnet.Capture(net, self.nat, "br0", os.path.join(self.outdir, "lan.pcap")),
             labnet.Capture(net, self.nat, "wan0", os.path.join(self.outdir, "wan.pcap")),
         ]
+        if self.kind == "kamailio":
+            # the S-CSCF behind the P-CSCF, on a link of their own (Mw)
+            self.sc = net.ns("scscf")
+            net.veth(self.pc, "core0", self.sc, "eth0")
+            net.ip(self.pc, "addr", "add", f"{PCSCF_CORE}/24", "dev", "core0")
+            net.ip(self.sc, "addr", "add", f"{SCSCF}/24", "dev", "eth0")
+            core = os.path.join(self.outdir, "core.pcap")
+            self.captures.append(labnet.Capture(net, self.sc, "eth0", core))
+            os.chmod(core, 0o600)   # the S-CSCF's 401s carry CK and IK
 
     def start(self):
         net, sink = self.net, self.sink
@@ -172,9 +200,16 @@ class Lab:
         self.events = EventStream(self.pcd, os.path.join(net.workdir, "pcscf-events.log"))
         subs = [f"--subscriber={ue['impi']}:{ue['k']}:{ue['opc']}" for ue in UES]
         sim = os.path.join(self.bindir, "espnat-lab-sim")
-        self.pcscf = Sim(net, self.pc, "P-CSCF", [sim, "pcscf", "--addr", PCSCF, "--espnatd",
-                                                 self.pcd.sock, *subs],
-                         os.path.join(net.workdir, "pcscf-sim.log"), sink)
+        if self.kind == "sim":
+            self.pcscf = Sim(net, self.pc, "P-CSCF", [sim, "pcscf", "--addr", PCSCF, "--espnatd",
+                                                     self.pcd.sock, *subs],
+                             os.path.join(net.workdir, "pcscf-sim.log"), sink)
+            self.sender = self.pcscf    # who sends the MESSAGEs toward the UEs
+        else:
+            self.scscf = Sim(net, self.sc, "S-CSCF", [sim, "scscf", "--addr", SCSCF, *subs],
+                             os.path.join(net.workdir, "scscf-sim.log"), sink)
+            self.sender = self.scscf
+            self.start_kamailio()
         for i, ue in enumerate(UES):
             name = ue["name"].lower()
             settings = {"datapath": ue["datapath"], "role": "ue",
@@ -189,10 +224,37 @@ class Lab:
                 "--ports", f"{ue['ports'][0]},{ue['ports'][1]}", "--espnatd", ue["d"].sock,
                 "--reqid", str(10 * (i + 1))], os.path.join(net.workdir, f"{name}-sim.log"), sink)
 
+    def start_kamailio(self):
+        """The shipped configuration, unchanged: the lab's addresses, paths
+        and a shorter timer toward the UEs given as defines."""
+        work = os.path.join(self.net.workdir, "kamailio")
+        os.makedirs(work, mode=0o700, exist_ok=True)
+        defines = {
+            "ACCESS_IP": PCSCF, "ACCESS_PORT": 5060, "PORT_PS": 5068,
+            "PORT_PC1": 5066, "PORT_PC2": 5070, "PORT_PC3": 5072, "PORT_PC4": 5074,
+            "CORE_IP": PCSCF_CORE, "CORE_PORT": 5060,
+            "REGISTRAR": f'"sip:{SCSCF}:5060"',
+            "ESPNAT_CONTROL": f'"{self.pcd.sock}"',
+            "ESPNAT_STATE": f'"{os.path.join(work, "sa-table.db")}"',
+            "ESPNAT_SCRIPT": f'"{os.path.join(self.contrib, "espnat_pcscf.py")}"',
+            "TERM_TIMEOUT_MS": 4000, "EXPIRY_MARGIN": 1,
+            # Kamailio's side in plain text, for the report (holds CK/IK: 0600)
+            "WITH_SIPDUMP": None, "SIPDUMP_DIR": f'"{work}"',
+        }
+        self.kam = labnet.Kamailio(self.net, self.pc, os.path.join(self.contrib, "espnat-pcscf.cfg"),
+                                   defines, os.path.join(self.net.workdir, "kamailio.log"),
+                                   self.sink, os.path.join(work, "run"))
+
     def stop(self):
-        for sim in [self.__dict__.get("pcscf")] + [ue.get("sim") for ue in UES]:
+        for sim in [self.__dict__.get(n) for n in ("pcscf", "scscf")] + [ue.get("sim") for ue in UES]:
             if sim:
                 sim.quit()
+        if self.kam:
+            self.kam.stop()
+            work = os.path.join(self.net.workdir, "kamailio")
+            for f in os.listdir(work):
+                if os.path.isfile(os.path.join(work, f)):
+                    os.chmod(os.path.join(work, f), 0o600)
         for cap in self.captures:
             cap.stop()
 
@@ -215,6 +277,12 @@ class Lab:
             if value or time.monotonic() > deadline:
                 return value
             time.sleep(0.05)
+
+    def new_pc_reqid(self, impi, old=None, timeout=3.0):
+        """The reqid of the P-CSCF's newest SAs for impi, once it is not
+        `old`: Kamailio's log line may come in after the UE's answer."""
+        return self.wait_for("sas", lambda: self.pc_reqid.get(impi) not in (None, old) and
+                             self.pc_reqid[impi], timeout) or self.pc_reqid.get(impi)
 
     def mapping(self, ue):
         return labnet.nat_mapping(self.net, self.nat, ue["addr"], ENC_PORT)
@@ -255,7 +323,7 @@ def step_register_first(lab, story, ue1):
                 "(received, rport added)")
     story.check(("UE1", True) in [(w, "behind a NAT" in t) for w, t in lab.nat_reports],
                 "UE1: `received` in the 401 differs from its own address: behind a NAT")
-    reqid = lab.pc_reqid.get(ue1["impi"])
+    reqid = lab.new_pc_reqid(ue1["impi"])
     story.check(reqid is not None, "P-CSCF installed four SAs in UDP-encapsulated tunnel mode")
     t = lab.show_table(reqid)
     story.check(t is not None and t["port"] == 0,
@@ -271,6 +339,15 @@ def step_sm7(lab, story, ue1, reqid):
     story.check(ok, "SM7 verified by the P-CSCF; 200 OK (SM12) back through the NAT, protected", err)
     ev = lab.wait_for("learned", lambda: lab.learned.get(reqid))
     mapped = lab.mapping(ue1)
+    if lab.kind == "kamailio":
+        story.check(lab.wait_for("verified", lambda: any(
+                        e.get("event") == "verified" and e.get("reqid") == reqid for e in lab.pc_events)),
+                    "Kamailio checked SM7 (arrived in plain UDP on its port 5068): Via, "
+                    "Security-Verify = the Security-Server it sent, Security-Client = SM1's")
+        story.check(lab.wait_for("registered", lambda: any(
+                        e.get("event") == "registered" and ue1["impi"] in e.get("text", "")
+                        for e in lab.scscf_events)),
+                    "the S-CSCF found RES = XRES and SM7 marked integrity-protected=\"yes\" by Kamailio")
     story.check(ev is not None, "espnatd reported port_Uenc learned from an authenticated packet")
     story.check(ev["port"] == mapped,
                 f"the learned port_Uenc {ev['port']} is the NAT's mapping of "
@@ -283,7 +360,7 @@ def step_sm7(lab, story, ue1, reqid):
 def message(lab, story, ue, expect=True, what=None):
     """A P-CSCF-initiated MESSAGE to the UE's protected server port."""
     before = len(lab.requests.get(ue["name"], []))
-    ok, err = lab.pcscf.command(f"message {ue['impi']}", timeout=15)
+    ok, err = lab.sender.command(f"message {ue['impi']}", timeout=15)
     # the UE reports before it answers, but its line may still be in flight
     deadline = time.monotonic() + 1
     while ok and len(lab.requests.get(ue["name"], [])) == before and time.monotonic() < deadline:
@@ -357,13 +434,21 @@ def step_second_ue(lab, story, ue1, ue2, port1):
                 "TS 33.203 7.1)", err or "it was accepted")
     story.say(f"         UE2 was told: {err}")
     story.check(lab.stats(ue2["d"])["sas"] == 0, "UE2's espnatd holds no SAs")
+    if lab.kind == "kamailio":
+        story.check(not any(e.get("event") == "challenge" and ue2["impi"] in e.get("text", "")
+                            for e in lab.scscf_events),
+                    "Kamailio refused it at SM1: the S-CSCF never challenged UE2")
+
+    if lab.kind == "kamailio":
+        step_refusals(lab, story, ue2)
 
     story.step(8, "UE2 retries with fresh ports and registers with its own port_Uenc")
     a, b = UE2_RETRY_PORTS
+    old = lab.pc_reqid.get(ue2["impi"])
     ok, err = ue2["sim"].command(f"ports {a} {b}")
     ok, err = ue2["sim"].command("register")
     story.check(ok, f"UE2 registered with protected ports {a}/{b} (TUN data path)", err)
-    reqid2 = lab.pc_reqid.get(ue2["impi"])
+    reqid2 = lab.new_pc_reqid(ue2["impi"], old)
     ev = lab.wait_for("learned", lambda: lab.learned.get(reqid2))
     mapped = lab.mapping(ue2)
     story.check(ev is not None and ev["port"] == mapped and mapped != port1,
@@ -396,7 +481,7 @@ def step_reregister(lab, story, ue1, old_reqid, port):
     uc, us = ue1["ports"]
     ok, err = ue1["sim"].command("reregister")
     story.check(ok, "SM1 and SM7 over the SAs, 200 OK over the new ones", err)
-    reqid = lab.pc_reqid.get(ue1["impi"])
+    reqid = lab.new_pc_reqid(ue1["impi"], old_reqid)
     story.check(reqid != old_reqid and lab.reg(old_reqid) is None and lab.reg(reqid) is not None,
                 f"P-CSCF: reqid {old_reqid} gone, {reqid} in force")
     story.check(lab.reqids(ue1["d"]) == [lab.ue_reqid["UE1"]],
@@ -421,6 +506,11 @@ def step_deregister(lab, story, ue1, ue2, reqid):
     story.check(lab.wait_for("gone", lambda: lab.reg(reqid) is None),
                 f"P-CSCF's espnatd: the SAs of reqid {reqid} gone")
     story.check(lab.stats(ue1["d"])["sas"] == 0, "UE1's espnatd: no SAs left")
+    if lab.kind == "kamailio":
+        story.check(lab.wait_for("deregistered", lambda: any(
+                        e.get("event") == "deregistered" and ue1["impi"] in e.get("text", "")
+                        for e in lab.scscf_events)),
+                    "the S-CSCF de-registered UE1; Kamailio removed the SAs once its 200 OK had left")
     sent0 = lab.stats(ue1["d"])["keepalives_sent"]
     time.sleep(2.5 * t.keepalive)
     story.check(lab.stats(ue1["d"])["keepalives_sent"] == sent0,
@@ -428,8 +518,59 @@ def step_deregister(lab, story, ue1, ue2, reqid):
     message(lab, story, ue2, what="UE2 unaffected: MESSAGE to UE2 still arrives")
 
 
+def step_refusals(lab, story, ue2):
+    """Kamailio only: what TR 33.803 A.7.2 makes the P-CSCF refuse, shown
+    with UE2 (the built-in simulator does the same; its lab does not show it)."""
+    story.step("7a", "Kamailio refuses what TR 33.803 A.7.2 refuses")
+    a, b = UE2_RETRY_PORTS
+    ue2["sim"].command(f"ports {a} {b}")
+    ue2["sim"].command("offer trans")
+    pc0, sc0 = len(lab.pc_events), len(lab.scscf_events)
+    ok, err = ue2["sim"].command("register")
+    ue2["sim"].command("offer all")
+    story.check(not ok and "no answer" in err and
+                lab.wait_for("discarded", lambda: any(e.get("event") == "discarded"
+                                                      for e in lab.pc_events[pc0:])) and
+                not any(e.get("event") == "challenge" for e in lab.scscf_events[sc0:]),
+                "behind the NAT, a Security-Client without UDP-enc-tun: SM1 silently discarded "
+                "(no answer, nothing asked of the S-CSCF)", err or "it was answered")
+    old = lab.pc_reqid.get(ue2["impi"])
+    ok, err = ue2["sim"].command("sm1")
+    reqid = lab.new_pc_reqid(ue2["impi"], old)
+    story.check(ok and reqid is not None and lab.reg(reqid) is not None,
+                f"SM1 offering UDP-enc-tun: challenged, SAs of reqid {reqid} installed", err)
+    lab.collect_keys()
+    ok, err = ue2["sim"].command("sm7 tamper")
+    story.check(not ok and "403" in err and "Security-Verify" in err,
+                "SM7 whose Security-Verify is not the Security-Server sent: 403 Forbidden",
+                err or "it was accepted")
+    story.check(lab.wait_for("gone", lambda: lab.reg(reqid) is None),
+                f"the registration aborted: Kamailio removed the SAs of reqid {reqid}")
+    story.check(lab.stats(ue2["d"])["sas"] == 0, "UE2's espnatd holds no SAs")
+
+
+def step_expiry(lab, story, ue2, old_reqid):
+    """Kamailio only: the S-CSCF grants a short registration; when it ends,
+    Kamailio removes its SAs from espnatd by itself."""
+    story.step("11a", "Kamailio: a registration that expires takes its SAs along")
+    grant = 2
+    ok, err = lab.scscf.command(f"expires {grant}")
+    ok, err = ue2["sim"].command("reregister") if ok else (ok, err)
+    story.check(ok, f"UE2 re-registered over its SAs; the S-CSCF granted {grant} s", err)
+    reqid = lab.new_pc_reqid(ue2["impi"], old_reqid)
+    story.check(reqid != old_reqid and lab.reg(old_reqid) is None and lab.reg(reqid) is not None,
+                f"P-CSCF: reqid {old_reqid} replaced by {reqid}")
+    lab.collect_keys()
+    gone = lab.wait_for("expired", lambda: lab.reg(reqid) is None and any(
+        e.get("event") == "expired" and e.get("reqid") == reqid for e in lab.pc_events),
+        timeout=grant + 1 + 4)
+    story.check(gone,
+                f"{grant} s (+ EXPIRY_MARGIN 1 s) later Kamailio removed the SAs of reqid {reqid}")
+
+
 def run_scenario(lab, story):
     ue1, ue2 = UES
+    reqid2 = None
     reqid = step_register_first(lab, story, ue1)
     port = step_sm7(lab, story, ue1, reqid)
     story.step(3, "The P-CSCF reaches UE1: a protected MESSAGE to its server port")
@@ -438,9 +579,13 @@ def run_scenario(lab, story):
     step_keepalives_hold(lab, story, ue1, port)
     step_control(lab, story, ue1)
     port = step_rebind(lab, story, ue1, reqid, port)
-    step_second_ue(lab, story, ue1, ue2, port)
+    reqid2 = step_second_ue(lab, story, ue1, ue2, port)
     reqid = step_reregister(lab, story, ue1, reqid, port)
     step_deregister(lab, story, ue1, ue2, reqid)
+    if lab.kind == "kamailio":
+        step_expiry(lab, story, ue2, reqid2)
+        errors = lab.kam.errors()
+        story.check(not errors, "Kamailio logged no error", " / ".join(errors[:3]), fatal=False)
     story.step("", "Counters")
     for name, d in (("P-CSCF", lab.pcd), ("UE1", ue1["d"]), ("UE2", ue2["d"])):
         story.say(f"   espnatd of {name}:")

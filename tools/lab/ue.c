@@ -3,6 +3,10 @@
  * requests that reach its protected server port. Commands on stdin:
  *   register            initial registration (SM1 unprotected)
  *   sm1, sm7            the same in two halves: SM1 up to the SAs, then SM7
+ *   sm7 tamper          SM7 with a Security-Verify that is not the
+ *                       Security-Server received (the P-CSCF must refuse it)
+ *   offer trans|all     the modes the next Security-Client offers: trans
+ *                       only, or trans and UDP-enc-tun (the default)
  *   ports UC US         protected ports for the next registration
  *   options             a protected request to the P-CSCF (refreshes the NAT)
  *   reregister          authenticated re-registration over the current SAs:
@@ -66,6 +70,8 @@ struct ue {
 	int pending_old_client;
 	unsigned cseq;
 	uint32_t next_reqid;
+	unsigned offer_mods;		/* SECAGREE_MOD_* in Security-Client */
+	bool tamper_verify;
 };
 
 static void new_branch(char *buf, size_t len)
@@ -105,7 +111,7 @@ static void build_client(struct ue *u, struct secagree_header *h)
 		m->alg = offered[i].alg;
 		m->ealg = offered[i].ealg;
 		m->prot = 0;
-		m->mods = SECAGREE_MOD_TRANS | SECAGREE_MOD_UDP_ENC_TUN;
+		m->mods = u->offer_mods;
 		m->spi_c = u->spi_uc;
 		m->spi_s = u->spi_us;
 		m->port_c = u->port_uc;
@@ -415,14 +421,23 @@ static int finish_register(struct ue *u, char *err, size_t errlen)
 		 "Digest username=\"%s\",realm=\"%s\",nonce=\"%s\",uri=\"%s\",response=\"%s\",algorithm=AKAv1-MD5",
 		 u->impi, LAB_REALM, c->nonce, LAB_DOMAIN_URI, response);
 	u->port_ps = c->port_ps;
-	register_request(u, &m, true, auth, &c->server, 600000);
+	struct secagree_header verify = c->server;
+	if (u->tamper_verify)
+		verify.mech[0].spi_c ^= 1;	/* not what the P-CSCF offered */
+	register_request(u, &m, true, auth, &verify, 600000);
 	report_sent(&m, "SM7", true);
 	if (sip_send(u->client_fd, &m, &u->pcscf, c->port_ps)) {
 		snprintf(err, errlen, "sending SM7: %s", strerror(errno));
 		goto out;
 	}
-	if (wait_response(u->client_fd, u->cseq, &r) || r.status != 200) {
-		snprintf(err, errlen, "SM7 not accepted (%d)", r.status);
+	if (wait_response(u->client_fd, u->cseq, &r)) {
+		snprintf(err, errlen, "no answer to SM7");
+		goto out;
+	}
+	if (r.status != 200) {
+		const char *warn = sip_get(&r, "Warning");
+		snprintf(err, errlen, "SM7 not accepted: %d %s%s%s", r.status, r.reason,
+			 warn ? ": " : "", warn ? warn : "");
 		goto out;
 	}
 	lab_say("received", "200 OK (SM12), protected: registered");
@@ -547,6 +562,13 @@ static void command(struct ue *u, char *line)
 		rc = start_register(u, false, err, sizeof(err));
 	} else if (strcmp(line, "sm7") == 0) {
 		rc = finish_register(u, err, sizeof(err));
+	} else if (strcmp(line, "sm7 tamper") == 0) {
+		u->tamper_verify = true;
+		rc = finish_register(u, err, sizeof(err));
+		u->tamper_verify = false;
+	} else if (strcmp(line, "offer trans") == 0 || strcmp(line, "offer all") == 0) {
+		u->offer_mods = SECAGREE_MOD_TRANS | (line[6] == 'a' ? SECAGREE_MOD_UDP_ENC_TUN : 0);
+		rc = 0;
 	} else if (strcmp(line, "reregister") == 0) {
 		if (!u->registered) {
 			snprintf(err, sizeof(err), "not registered");
@@ -583,6 +605,7 @@ static int parse_options(int argc, char **argv, struct ue *u)
 	unsigned a, b;
 
 	u->next_reqid = 1;
+	u->offer_mods = SECAGREE_MOD_TRANS | SECAGREE_MOD_UDP_ENC_TUN;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
