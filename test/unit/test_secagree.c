@@ -780,8 +780,8 @@ static void test_robustness(void)
 {
 	static const char *const seeds[] = {
 		SEED_CLIENT, SEED_SERVER, REL7_CLIENT,
-		"digest;d-alg=md5;d-ver=\"0ba5\\\"50ff\";q=0.2,\r\n tls;q=0.3, "
-		"IPSEC-3GPP ; alg = hmac-sha-1-96 ; ealg=aes-cbc ; mod=UDP-enc-tun; host=[2001:db8::1]",
+		("digest;d-alg=md5;d-ver=\"0ba5\\\"50ff\";q=0.2,\r\n tls;q=0.3, "
+		 "IPSEC-3GPP ; alg = hmac-sha-1-96 ; ealg=aes-cbc ; mod=UDP-enc-tun; host=[2001:db8::1]"),
 	};
 	/* bytes that steer the parser somewhere interesting */
 	static const char alphabet[] = ";,=\"\\[] \t\r\n.:0123456789qQ-abeiptcsx\x01\x7f\x80\xff";
