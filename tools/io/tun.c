@@ -108,6 +108,18 @@ static void allow_fragments(int fd, int family)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &dont, sizeof(dont));
 }
 
+/* Room for a burst of arriving ESP while the worker is busy with the TUN
+ * side: with the default (about 200 KB) a sender's burst overflows the
+ * socket long before the worker is the bottleneck. FORCE needs
+ * CAP_NET_ADMIN, which espnatd has; otherwise the sysctl's cap applies. */
+static void large_receive_buffer(int fd)
+{
+	int size = 16 << 20;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+}
+
 static int udp_socket(int family, char *err, size_t errlen)
 {
 	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -118,6 +130,7 @@ static int udp_socket(int family, char *err, size_t errlen)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	allow_fragments(fd, family);
+	large_receive_buffer(fd);
 	if (family == AF_INET) {
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(4500) };
 		setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
@@ -147,6 +160,7 @@ static int esp_socket(int family)
 	if (fd < 0)
 		return -1;
 	allow_fragments(fd, family);
+	large_receive_buffer(fd);
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
 	return fd;
