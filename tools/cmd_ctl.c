@@ -2,7 +2,6 @@
  * client. Sends one request line, prints the answer for people (its "text")
  * or, with --json, as it came. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,19 +179,14 @@ int cmd_ctl(int argc, char **argv)
 		free(line);
 		return 1;
 	}
-	FILE *f = fdopen(fd, "r+");
-	if (!f) {
-		close(fd);
-		free(line);
-		return 1;
-	}
-	/* a daemon that refuses us answers and closes at once: the answer is
-	 * still there to read after our write fails */
-	signal(SIGPIPE, SIG_IGN);
-	fprintf(f, "%s\n", line);
-	fflush(f);
+	ctl_send_line(fd, line);
 	OPENSSL_cleanse(line, strlen(line));
 	free(line);
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return 1;
+	}
 
 	char *answer = read_line(f);
 	int ret = 1;

@@ -1,7 +1,6 @@
 #include "tools/ctlclient.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,27 @@ int ctl_connect(const char *path)
 	return fd;
 }
 
+void ctl_send_line(int fd, const char *request)
+{
+	size_t len = strlen(request), off = 0;
+	char *line = malloc(len + 1);
+
+	if (!line)
+		return;
+	memcpy(line, request, len);
+	line[len++] = '\n';
+	while (off < len) {
+		ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	OPENSSL_cleanse(line, len);
+	free(line);
+}
+
 int ctl_call(const char *path, const char *request, char **answer, char *err,
 	     size_t errlen)
 {
@@ -45,16 +65,14 @@ int ctl_call(const char *path, const char *request, char **answer, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	FILE *f = fdopen(fd, "r+");
+	/* not through stdio: a stream whose write failed will not read */
+	ctl_send_line(fd, request);
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
 		close(fd);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	/* a daemon that refuses us answers and closes at once */
-	signal(SIGPIPE, SIG_IGN);
-	fprintf(f, "%s\n", request);
-	fflush(f);
 	size_t cap = 0;
 	ssize_t n = getline(answer, &cap, f);
 	fclose(f);

@@ -87,6 +87,7 @@ def replay_old_packet(lab, ue, pcap_packets):
         return False
     raw = bytes(old[-1][IP])
     lab.exec(ue, "/usr/bin/python3", "-c", f"""
+import socket
 s=socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 s.sendto({raw!r},({dt.PC4!r},0))
 """)
