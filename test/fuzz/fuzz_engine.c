@@ -977,6 +977,9 @@ static bool shape_sealed(struct fuzz_in *in, struct fpkt *f)
 
 static bool build(struct fuzz_in *in, enum shape sh, struct fpkt *f)
 {
+	/* the shapes set only what they know; the rest must read as "no
+	 * promise", not as what the stack held (a campaign found that) */
+	memset(f, 0, sizeof(*f));
 	switch (sh) {
 	case SH_RAW:
 		return shape_raw(in, f);
