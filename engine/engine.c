@@ -46,6 +46,7 @@ void esp_engine_free(struct esp_engine *e)
 	while (w) {
 		struct esp_worker *next = w->next;
 		esp_rng_wipe(&w->rng);
+		esp_batch_free(w->batch);
 		free(w);
 		w = next;
 	}
@@ -410,42 +411,63 @@ static enum esp_verdict from_port_4500(struct esp_worker *w, struct pkt *p,
 	}
 }
 
-static enum esp_verdict process_one(struct esp_worker *w, struct pkt *p,
-				    enum esp_hint hint, struct esp_result *r)
+/* Everything but the encapsulation itself: returns the outbound SA when
+ * the packet is to be encapsulated (@v filled in), otherwise NULL with
+ * the packet handled and *@verdict set. */
+static struct esp_sa *route(struct esp_worker *w, struct pkt *p, enum esp_hint hint,
+			    struct esp_result *r, struct ip_view *v,
+			    enum esp_verdict *verdict)
 {
-	struct ip_view v;
 	struct esp_flow f;
 
 	r->sa = NULL;
 	r->reason = 0;
 	counter_inc(&w->counters.packets, 1);
-	if (ip_parse(pkt_data(p), p->len, &v))
-		return esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
-	p->len = v.len;		/* link-layer padding is not ours to carry */
+	if (ip_parse(pkt_data(p), p->len, v)) {
+		*verdict = esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
+		return NULL;
+	}
+	p->len = v->len;	/* link-layer padding is not ours to carry */
 
 	if (hint == ESP_HINT_ANY || hint == ESP_HINT_INBOUND) {
-		if (v.proto == IPPROTO_NUM_UDP && !v.later_fragment &&
-		    v.dport == ESP_ENCAP_PORT)
-			return from_port_4500(w, p, &v, r);
-		if (v.proto == IPPROTO_NUM_ESP) {
-			if (v.fragment)
-				return esp_drop(w, r, NULL, ESP_DROP_FRAGMENT);
-			return esp_decap(w, p, &v, v.l4_off, v.len - v.l4_off,
-					 false, r);
+		if (v->proto == IPPROTO_NUM_UDP && !v->later_fragment &&
+		    v->dport == ESP_ENCAP_PORT) {
+			*verdict = from_port_4500(w, p, v, r);
+			return NULL;
+		}
+		if (v->proto == IPPROTO_NUM_ESP) {
+			*verdict = v->fragment ?
+				esp_drop(w, r, NULL, ESP_DROP_FRAGMENT) :
+				esp_decap(w, p, v, v->l4_off, v->len - v->l4_off, false, r);
+			return NULL;
 		}
 	}
-	if (hint == ESP_HINT_INBOUND)
-		return pass(w, r);
+	if (hint == ESP_HINT_INBOUND) {
+		*verdict = pass(w, r);
+		return NULL;
+	}
 
-	ip_flow(&v, &f);
+	ip_flow(v, &f);
 	struct esp_sa *sa = esp_sad_lookup_out_cached(w->engine->sad, &w->last_out, &f);
 	if (!sa && hint == ESP_HINT_PROTECT)
-		return esp_drop(w, r, NULL, ESP_DROP_UNPROTECTED);
-	if (!sa)
-		return pass(w, r);
-	if (v.fragment)
-		return esp_drop(w, r, sa, ESP_DROP_FRAGMENT);
-	return esp_encap(w, sa, p, &v, r);
+		*verdict = esp_drop(w, r, NULL, ESP_DROP_UNPROTECTED);
+	else if (!sa)
+		*verdict = pass(w, r);
+	else if (v->fragment)
+		*verdict = esp_drop(w, r, sa, ESP_DROP_FRAGMENT);
+	else
+		return sa;
+	return NULL;
+}
+
+static enum esp_verdict process_one(struct esp_worker *w, struct pkt *p,
+				    enum esp_hint hint, struct esp_result *r)
+{
+	struct ip_view v;
+	enum esp_verdict verdict;
+	struct esp_sa *sa = route(w, p, hint, r, &v, &verdict);
+
+	return sa ? esp_encap(w, sa, p, &v, r) : verdict;
 }
 
 enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
@@ -457,11 +479,65 @@ enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
 	return v;
 }
 
+/* Up to this many packets are sealed in one backend call. */
+#define BURST_CHUNK 64
+
+/* Every packet in order up to its sealing (lookups, drops, inbound
+ * packets and their side effects as esp_process() would have them), then
+ * all the sealing at once, then the packets finished in order. */
+static void process_chunk(struct esp_worker *w, struct pkt *const *pkts,
+			  unsigned n, enum esp_hint hint, struct esp_result *r)
+{
+	struct esp_encap_plan plans[BURST_CHUNK];
+	struct esp_seal_op ops[BURST_CHUNK];
+	unsigned which[BURST_CHUNK], nops = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct ip_view v;
+		enum esp_verdict verdict;
+		struct esp_sa *sa = route(w, pkts[i], hint, &r[i], &v, &verdict);
+		if (!sa || esp_encap_begin(w, sa, pkts[i], &v, &r[i],
+					   &plans[nops]) != ESP_VERDICT_ENCAP)
+			continue;
+		ops[nops] = (struct esp_seal_op){ .sa = sa, .esp = plans[nops].esp,
+						  .ct_len = plans[nops].ct_len };
+		which[nops++] = i;
+	}
+	if (!nops)
+		return;
+	esp_batch_seal(w->batch, ops, nops);
+	for (unsigned k = 0; k < nops; k++)
+		esp_encap_end(w, &plans[k], ops[k].status, &r[which[k]]);
+}
+
 void esp_process_burst(struct esp_worker *w, struct pkt *const *pkts,
 		       unsigned n, enum esp_hint hint, struct esp_result *r)
 {
 	pthread_rwlock_rdlock(&w->engine->lock);
-	for (unsigned i = 0; i < n; i++)
-		process_one(w, pkts[i], hint, &r[i]);
+	for (unsigned i = 0; i < n; i += BURST_CHUNK)
+		process_chunk(w, pkts + i, n - i < BURST_CHUNK ? n - i : BURST_CHUNK,
+			      hint, r + i);
 	pthread_rwlock_unlock(&w->engine->lock);
+}
+
+int esp_worker_set_backend(struct esp_worker *w, enum esp_backend b,
+			   const char **why)
+{
+	int err = esp_backend_check(b, why);
+
+	if (err)
+		return err;
+	struct esp_batch *bt = NULL;
+	if (b != ESP_BACKEND_OPENSSL && !(bt = esp_batch_new(b))) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	esp_batch_free(w->batch);
+	w->batch = bt;
+	return 0;
+}
+
+enum esp_backend esp_worker_backend(const struct esp_worker *w)
+{
+	return esp_batch_kind(w->batch);
 }
