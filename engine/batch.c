@@ -98,6 +98,35 @@ void esp_batch_seal(struct esp_batch *bt, struct esp_seal_op *ops, unsigned n)
 		ops[i].status = esp_seal_openssl(ops[i].sa, ops[i].esp, ops[i].ct_len);
 }
 
+void esp_batch_mac(struct esp_batch *bt, struct esp_open_op *ops, unsigned n)
+{
+#ifdef ESPNAT_HAVE_IPSEC_MB
+	if (bt && bt->kind == ESP_BACKEND_IPSEC_MB) {
+		esp_mb_mac(bt->impl, ops, n);
+		return;
+	}
+#else
+	(void)bt;
+#endif
+	for (unsigned i = 0; i < n; i++)
+		ops[i].status = esp_mac_openssl(ops[i].sa, ops[i].esp, ops[i].ct_len,
+						ops[i].mac);
+}
+
+void esp_batch_decrypt(struct esp_batch *bt, struct esp_open_op *ops, unsigned n)
+{
+#ifdef ESPNAT_HAVE_IPSEC_MB
+	if (bt && bt->kind == ESP_BACKEND_IPSEC_MB) {
+		esp_mb_decrypt(bt->impl, ops, n);
+		return;
+	}
+#else
+	(void)bt;
+#endif
+	for (unsigned i = 0; i < n; i++)
+		ops[i].status = esp_decrypt_openssl(ops[i].sa, ops[i].esp, ops[i].ct_len);
+}
+
 void esp_batch_sa_release(struct esp_sa *sa)
 {
 #ifdef ESPNAT_HAVE_IPSEC_MB

@@ -43,6 +43,19 @@ struct esp_seal_op {
 	int status;		/* set by the backend: 0, or -EIO */
 };
 
+/* One inbound packet: @esp as it arrived, @ct_len bytes of ciphertext
+ * after the IV. esp_batch_mac() writes the full HMAC of header, IV and
+ * ciphertext to @mac (the caller compares it with the ICV: backends never
+ * decide); esp_batch_decrypt() decrypts the ciphertext in place under the
+ * packet's IV. */
+struct esp_open_op {
+	struct esp_sa *sa;
+	uint8_t *esp;
+	uint32_t ct_len;
+	uint8_t *mac;		/* ESP_MAX_DIGEST bytes */
+	int status;		/* set by the backend: 0, or -EIO */
+};
+
 /* A worker's backend state (one per thread: not shareable). */
 struct esp_batch;
 
@@ -55,6 +68,16 @@ enum esp_backend esp_batch_kind(const struct esp_batch *bt);
  * mix; each gets its status. Takes each SA's lock only where a shared
  * cipher context is used (OpenSSL's). */
 void esp_batch_seal(struct esp_batch *bt, struct esp_seal_op *ops, unsigned n);
+
+/* The inbound halves; ops of SAs without integrity must not be given to
+ * esp_batch_mac(). */
+void esp_batch_mac(struct esp_batch *bt, struct esp_open_op *ops, unsigned n);
+void esp_batch_decrypt(struct esp_batch *bt, struct esp_open_op *ops, unsigned n);
+
+/* OpenSSL's way for one inbound op. */
+int esp_mac_openssl(struct esp_sa *sa, const uint8_t *esp, uint32_t ct_len,
+		    uint8_t *mac);
+int esp_decrypt_openssl(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len);
 
 /* OpenSSL's way for one op (batch_openssl.c): what the per-packet path
  * does, and the fallback for what another backend does not cover. */
@@ -69,6 +92,8 @@ int esp_mb_check(const char **why);
 void *esp_mb_new(void);
 void esp_mb_free(void *mb);
 void esp_mb_seal(void *mb, struct esp_seal_op *ops, unsigned n);
+void esp_mb_mac(void *mb, struct esp_open_op *ops, unsigned n);
+void esp_mb_decrypt(void *mb, struct esp_open_op *ops, unsigned n);
 void esp_mb_keys_free(void *keys);
 #endif
 

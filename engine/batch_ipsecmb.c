@@ -206,21 +206,31 @@ static void fill_job(IMB_JOB *job, const struct mb_keys *k, struct esp_seal_op *
 		job->u.HMAC._hashed_auth_key_xor_ipad = k->ipad;
 		job->u.HMAC._hashed_auth_key_xor_opad = k->opad;
 	}
-	job->user_data = op;
+	job->user_data = &op->status;
 }
 
-/* Jobs come back in any order: user_data says whose each is. */
-static void complete(IMB_JOB *job)
-{
-	struct esp_seal_op *op = job->user_data;
+/* Jobs come back in any order: user_data points at the status of the op
+ * each one is for. */
 
-	op->status = job->status == IMB_STATUS_COMPLETED ? 0 : -EIO;
+static void submit(IMB_MGR *m)
+{
+	IMB_JOB *job;
+
+	for (job = IMB_SUBMIT_JOB(m); job; job = IMB_GET_COMPLETED_JOB(m))
+		*(int *)job->user_data = job->status == IMB_STATUS_COMPLETED ? 0 : -EIO;
+}
+
+static void flush(IMB_MGR *m)
+{
+	IMB_JOB *job;
+
+	while ((job = IMB_FLUSH_JOB(m)) != NULL)
+		*(int *)job->user_data = job->status == IMB_STATUS_COMPLETED ? 0 : -EIO;
 }
 
 void esp_mb_seal(void *mb, struct esp_seal_op *ops, unsigned n)
 {
 	IMB_MGR *m = mb;
-	IMB_JOB *job;
 
 	for (unsigned i = 0; i < n; i++) {
 		struct esp_seal_op *op = &ops[i];
@@ -230,11 +240,90 @@ void esp_mb_seal(void *mb, struct esp_seal_op *ops, unsigned n)
 			continue;
 		}
 		op->status = -EIO;	/* until its job says otherwise */
-		job = IMB_GET_NEXT_JOB(m);
-		fill_job(job, k, op);
-		for (job = IMB_SUBMIT_JOB(m); job; job = IMB_GET_COMPLETED_JOB(m))
-			complete(job);
+		fill_job(IMB_GET_NEXT_JOB(m), k, op);
+		submit(m);
 	}
-	while ((job = IMB_FLUSH_JOB(m)) != NULL)
-		complete(job);
+	flush(m);
+}
+
+/* HMAC alone, into op->mac: the NULL cipher leaves the packet as it is. */
+static void fill_mac_job(IMB_JOB *job, const struct mb_keys *k, struct esp_open_op *op)
+{
+	job->cipher_mode = IMB_CIPHER_NULL;
+	job->cipher_direction = IMB_DIR_DECRYPT;
+	job->chain_order = IMB_ORDER_HASH_CIPHER;
+	job->src = op->esp;
+	job->dst = op->esp + ESP_HDR_LEN;
+	job->cipher_start_src_offset_in_bytes = ESP_HDR_LEN;
+	job->msg_len_to_cipher_in_bytes = 0;
+	job->hash_alg = k->hash;
+	job->hash_start_src_offset_in_bytes = 0;
+	job->msg_len_to_hash_in_bytes = ESP_HDR_LEN + k->iv_len + op->ct_len;
+	job->auth_tag_output = op->mac;
+	job->auth_tag_output_len_in_bytes = ESP_ICV_LEN;
+	job->u.HMAC._hashed_auth_key_xor_ipad = k->ipad;
+	job->u.HMAC._hashed_auth_key_xor_opad = k->opad;
+	job->user_data = &op->status;
+}
+
+/* CBC decryption alone, under the IV the packet carries. */
+static void fill_decrypt_job(IMB_JOB *job, const struct mb_keys *k, struct esp_open_op *op)
+{
+	job->cipher_mode = k->cipher;
+	job->cipher_direction = IMB_DIR_DECRYPT;
+	job->chain_order = IMB_ORDER_HASH_CIPHER;
+	job->key_len_in_bytes = k->key_len;
+	if (k->cipher == IMB_CIPHER_DES3) {
+		job->enc_keys = k->des_ptrs;
+		job->dec_keys = k->des_ptrs;
+	} else {
+		job->enc_keys = k->aes_enc;
+		job->dec_keys = k->aes_dec;
+	}
+	job->src = op->esp;
+	job->dst = op->esp + ESP_HDR_LEN + k->iv_len;
+	job->cipher_start_src_offset_in_bytes = ESP_HDR_LEN + k->iv_len;
+	job->msg_len_to_cipher_in_bytes = op->ct_len;
+	job->iv = op->esp + ESP_HDR_LEN;
+	job->iv_len_in_bytes = k->iv_len;
+	job->hash_alg = IMB_AUTH_NULL;
+	job->auth_tag_output = NULL;
+	job->auth_tag_output_len_in_bytes = 0;
+	job->user_data = &op->status;
+}
+
+void esp_mb_mac(void *mb, struct esp_open_op *ops, unsigned n)
+{
+	IMB_MGR *m = mb;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct esp_open_op *op = &ops[i];
+		const struct mb_keys *k = sa_keys(m, op->sa);
+		if (!k) {
+			op->status = esp_mac_openssl(op->sa, op->esp, op->ct_len, op->mac);
+			continue;
+		}
+		op->status = -EIO;
+		fill_mac_job(IMB_GET_NEXT_JOB(m), k, op);
+		submit(m);
+	}
+	flush(m);
+}
+
+void esp_mb_decrypt(void *mb, struct esp_open_op *ops, unsigned n)
+{
+	IMB_MGR *m = mb;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct esp_open_op *op = &ops[i];
+		const struct mb_keys *k = sa_keys(m, op->sa);
+		if (!k) {
+			op->status = esp_decrypt_openssl(op->sa, op->esp, op->ct_len);
+			continue;
+		}
+		op->status = -EIO;
+		fill_decrypt_job(IMB_GET_NEXT_JOB(m), k, op);
+		submit(m);
+	}
+	flush(m);
 }

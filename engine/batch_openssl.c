@@ -26,3 +26,20 @@ int esp_seal_openssl(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len)
 	}
 	return 0;
 }
+
+int esp_mac_openssl(struct esp_sa *sa, const uint8_t *esp, uint32_t ct_len,
+		    uint8_t *mac)
+{
+	uint32_t iv_len = esp_enc_info(sa->p.enc)->iv_len;
+
+	esp_hmac_compute(&sa->hmac, esp, ESP_HDR_LEN + iv_len + ct_len, mac);
+	return 0;
+}
+
+int esp_decrypt_openssl(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len)
+{
+	spin_lock(&sa->lock);
+	int rc = esp_cipher_decrypt_chained(&sa->decrypt, esp + ESP_HDR_LEN, ct_len);
+	spin_unlock(&sa->lock);
+	return rc;
+}

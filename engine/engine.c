@@ -380,19 +380,43 @@ static enum esp_verdict pass(struct esp_worker *w, struct esp_result *r)
 	return ESP_VERDICT_PASS;
 }
 
+/* What became of a packet the burst path looked at: handled (verdict
+ * set), or waiting for its sealing or its opening. */
+enum routed { ROUTED_DONE, ROUTED_ENCAP, ROUTED_DECAP };
+
+/* ESP at @esp_off: decapsulated now, or, when @dp is given (inbound
+ * bursts), checked and left for the backend. */
+static enum routed to_decap(struct esp_worker *w, struct pkt *p, const struct ip_view *v,
+			    uint32_t esp_off, uint32_t esp_len, bool udp,
+			    struct esp_result *r, struct esp_decap_plan *dp,
+			    enum esp_verdict *verdict)
+{
+	if (!dp) {
+		*verdict = esp_decap(w, p, v, esp_off, esp_len, udp, r);
+		return ROUTED_DONE;
+	}
+	*verdict = esp_decap_begin(w, p, v, esp_off, esp_len, udp, r, dp);
+	return *verdict == ESP_VERDICT_DECAP ? ROUTED_DECAP : ROUTED_DONE;
+}
+
 /* Everything to UDP port 4500: keepalives, IKE behind its marker, ESP. */
-static enum esp_verdict from_port_4500(struct esp_worker *w, struct pkt *p,
-				       const struct ip_view *v,
-				       struct esp_result *r)
+static enum routed from_port_4500(struct esp_worker *w, struct pkt *p,
+				  const struct ip_view *v, struct esp_result *r,
+				  struct esp_decap_plan *dp, enum esp_verdict *verdict)
 {
 	const uint8_t *udp = pkt_data(p) + v->l4_off;
 	uint32_t held = v->len - v->l4_off;
 	uint32_t ulen = get_be16(udp + 4);
 
-	if (v->fragment)
-		return esp_drop(w, r, NULL, ESP_DROP_FRAGMENT);
-	if (ulen < UDP_HDR_LEN || ulen > held)
-		return esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
+	*verdict = ESP_VERDICT_DROP;
+	if (v->fragment) {
+		esp_drop(w, r, NULL, ESP_DROP_FRAGMENT);
+		return ROUTED_DONE;
+	}
+	if (ulen < UDP_HDR_LEN || ulen > held) {
+		esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
+		return ROUTED_DONE;
+	}
 
 	const uint8_t *payload = udp + UDP_HDR_LEN;
 	uint32_t plen = ulen - UDP_HDR_LEN;
@@ -401,22 +425,28 @@ static enum esp_verdict from_port_4500(struct esp_worker *w, struct pkt *p,
 		encap_table_keepalive(w->engine->table, &v->src, v->sport, w->now_ms);
 		counter_inc(&w->counters.keepalive, 1);
 		r->verdict = ESP_VERDICT_CONSUME;
-		return ESP_VERDICT_CONSUME;
+		*verdict = ESP_VERDICT_CONSUME;
+		return ROUTED_DONE;
 	case UDPENCAP_IKE:
-		return pass(w, r);
+		*verdict = pass(w, r);
+		return ROUTED_DONE;
 	case UDPENCAP_ESP:
-		return esp_decap(w, p, v, v->l4_off + UDP_HDR_LEN, plen, true, r);
+		return to_decap(w, p, v, v->l4_off + UDP_HDR_LEN, plen, true, r, dp, verdict);
 	default:
-		return esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
+		esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
+		return ROUTED_DONE;
 	}
 }
 
-/* Everything but the encapsulation itself: returns the outbound SA when
- * the packet is to be encapsulated (@v filled in), otherwise NULL with
- * the packet handled and *@verdict set. */
-static struct esp_sa *route(struct esp_worker *w, struct pkt *p, enum esp_hint hint,
-			    struct esp_result *r, struct ip_view *v,
-			    enum esp_verdict *verdict)
+/* Everything up to the crypto: returns ROUTED_ENCAP with the outbound
+ * SA in *@out (@v filled in) when the packet is to be encapsulated,
+ * ROUTED_DECAP when @dp (inbound bursts only) holds an inbound packet
+ * ready for its ICV, otherwise ROUTED_DONE with the packet handled and
+ * *@verdict set. */
+static enum routed route(struct esp_worker *w, struct pkt *p, enum esp_hint hint,
+			 struct esp_result *r, struct ip_view *v,
+			 struct esp_decap_plan *dp, struct esp_sa **out,
+			 enum esp_verdict *verdict)
 {
 	struct esp_flow f;
 
@@ -425,26 +455,26 @@ static struct esp_sa *route(struct esp_worker *w, struct pkt *p, enum esp_hint h
 	counter_inc(&w->counters.packets, 1);
 	if (ip_parse(pkt_data(p), p->len, v)) {
 		*verdict = esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
-		return NULL;
+		return ROUTED_DONE;
 	}
 	p->len = v->len;	/* link-layer padding is not ours to carry */
 
 	if (hint == ESP_HINT_ANY || hint == ESP_HINT_INBOUND) {
 		if (v->proto == IPPROTO_NUM_UDP && !v->later_fragment &&
-		    v->dport == ESP_ENCAP_PORT) {
-			*verdict = from_port_4500(w, p, v, r);
-			return NULL;
-		}
+		    v->dport == ESP_ENCAP_PORT)
+			return from_port_4500(w, p, v, r, dp, verdict);
 		if (v->proto == IPPROTO_NUM_ESP) {
-			*verdict = v->fragment ?
-				esp_drop(w, r, NULL, ESP_DROP_FRAGMENT) :
-				esp_decap(w, p, v, v->l4_off, v->len - v->l4_off, false, r);
-			return NULL;
+			if (v->fragment) {
+				*verdict = esp_drop(w, r, NULL, ESP_DROP_FRAGMENT);
+				return ROUTED_DONE;
+			}
+			return to_decap(w, p, v, v->l4_off, v->len - v->l4_off, false, r,
+					dp, verdict);
 		}
 	}
 	if (hint == ESP_HINT_INBOUND) {
 		*verdict = pass(w, r);
-		return NULL;
+		return ROUTED_DONE;
 	}
 
 	ip_flow(v, &f);
@@ -455,9 +485,11 @@ static struct esp_sa *route(struct esp_worker *w, struct pkt *p, enum esp_hint h
 		*verdict = pass(w, r);
 	else if (v->fragment)
 		*verdict = esp_drop(w, r, sa, ESP_DROP_FRAGMENT);
-	else
-		return sa;
-	return NULL;
+	else {
+		*out = sa;
+		return ROUTED_ENCAP;
+	}
+	return ROUTED_DONE;
 }
 
 static enum esp_verdict process_one(struct esp_worker *w, struct pkt *p,
@@ -465,9 +497,11 @@ static enum esp_verdict process_one(struct esp_worker *w, struct pkt *p,
 {
 	struct ip_view v;
 	enum esp_verdict verdict;
-	struct esp_sa *sa = route(w, p, hint, r, &v, &verdict);
+	struct esp_sa *sa;
 
-	return sa ? esp_encap(w, sa, p, &v, r) : verdict;
+	if (route(w, p, hint, r, &v, NULL, &sa, &verdict) == ROUTED_ENCAP)
+		return esp_encap(w, sa, p, &v, r);
+	return verdict;
 }
 
 enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
@@ -482,11 +516,12 @@ enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
 /* Up to this many packets are sealed in one backend call. */
 #define BURST_CHUNK 64
 
-/* Every packet in order up to its sealing (lookups, drops, inbound
- * packets and their side effects as esp_process() would have them), then
- * all the sealing at once, then the packets finished in order. */
-static void process_chunk(struct esp_worker *w, struct pkt *const *pkts,
-			  unsigned n, enum esp_hint hint, struct esp_result *r)
+/* Outbound (or mixed) bursts: every packet in order up to its sealing
+ * (lookups, drops, inbound packets and their side effects as esp_process()
+ * would have them), then all the sealing at once, then the packets
+ * finished in order. */
+static void seal_chunk(struct esp_worker *w, struct pkt *const *pkts,
+		       unsigned n, enum esp_hint hint, struct esp_result *r)
 {
 	struct esp_encap_plan plans[BURST_CHUNK];
 	struct esp_seal_op ops[BURST_CHUNK];
@@ -495,9 +530,9 @@ static void process_chunk(struct esp_worker *w, struct pkt *const *pkts,
 	for (unsigned i = 0; i < n; i++) {
 		struct ip_view v;
 		enum esp_verdict verdict;
-		struct esp_sa *sa = route(w, pkts[i], hint, &r[i], &v, &verdict);
-		if (!sa || esp_encap_begin(w, sa, pkts[i], &v, &r[i],
-					   &plans[nops]) != ESP_VERDICT_ENCAP)
+		struct esp_sa *sa;
+		if (route(w, pkts[i], hint, &r[i], &v, NULL, &sa, &verdict) != ROUTED_ENCAP ||
+		    esp_encap_begin(w, sa, pkts[i], &v, &r[i], &plans[nops]) != ESP_VERDICT_ENCAP)
 			continue;
 		ops[nops] = (struct esp_seal_op){ .sa = sa, .esp = plans[nops].esp,
 						  .ct_len = plans[nops].ct_len };
@@ -510,13 +545,81 @@ static void process_chunk(struct esp_worker *w, struct pkt *const *pkts,
 		esp_encap_end(w, &plans[k], ops[k].status, &r[which[k]]);
 }
 
+/* Keeps, in order, the packets esp_decap_accept() lets through (their
+ * plans, ops and indexes moved to the front); returns how many. */
+static unsigned open_survivors(struct esp_worker *w, struct esp_decap_plan *plans,
+			       struct esp_open_op *ops, unsigned *which, unsigned n,
+			       struct esp_result *r)
+{
+	unsigned kept = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		if (esp_decap_accept(w, &plans[k], ops[k].status, &r[which[k]]) !=
+		    ESP_VERDICT_DECAP)
+			continue;
+		plans[kept] = plans[k];
+		which[kept] = which[k];
+		ops[kept] = ops[k];
+		ops[kept].mac = plans[kept].mac;
+		kept++;
+	}
+	return kept;
+}
+
+/* Inbound bursts: every packet checked in order up to its ICV, the MACs
+ * computed at once, each compared in constant time and only then its
+ * replay window moved (in order), the accepted ones decrypted at once,
+ * then delivered in order. Nothing is decrypted before its ICV is
+ * verified. Inbound bursts carry no packets to protect, so deferring the
+ * delivery (and the port learning) changes nothing a later packet of the
+ * burst sees. */
+static void open_chunk(struct esp_worker *w, struct pkt *const *pkts,
+		       unsigned n, struct esp_result *r)
+{
+	struct esp_decap_plan plans[BURST_CHUNK];
+	struct esp_open_op ops[BURST_CHUNK], macs[BURST_CHUNK];
+	unsigned which[BURST_CHUNK], nops = 0, nmacs = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct ip_view v;
+		enum esp_verdict verdict;
+		struct esp_sa *sa;
+		if (route(w, pkts[i], ESP_HINT_INBOUND, &r[i], &v, &plans[nops], &sa,
+			  &verdict) != ROUTED_DECAP)
+			continue;
+		struct esp_decap_plan *pl = &plans[nops];
+		ops[nops] = (struct esp_open_op){ .sa = pl->sa, .esp = pl->esp,
+						  .ct_len = pl->ct_len, .mac = pl->mac };
+		if (pl->sa->p.auth != ESP_AUTH_NONE)
+			macs[nmacs++] = ops[nops];
+		which[nops++] = i;
+	}
+	if (!nops)
+		return;
+	esp_batch_mac(w->batch, macs, nmacs);
+	/* the MAC ops' statuses back onto their packets, in order */
+	for (unsigned k = 0, m = 0; k < nops; k++)
+		if (plans[k].sa->p.auth != ESP_AUTH_NONE)
+			ops[k].status = macs[m++].status;
+	nops = open_survivors(w, plans, ops, which, nops, r);
+	if (!nops)
+		return;
+	esp_batch_decrypt(w->batch, ops, nops);
+	for (unsigned k = 0; k < nops; k++)
+		esp_decap_end(w, &plans[k], ops[k].status, &r[which[k]]);
+}
+
 void esp_process_burst(struct esp_worker *w, struct pkt *const *pkts,
 		       unsigned n, enum esp_hint hint, struct esp_result *r)
 {
 	pthread_rwlock_rdlock(&w->engine->lock);
-	for (unsigned i = 0; i < n; i += BURST_CHUNK)
-		process_chunk(w, pkts + i, n - i < BURST_CHUNK ? n - i : BURST_CHUNK,
-			      hint, r + i);
+	for (unsigned i = 0; i < n; i += BURST_CHUNK) {
+		unsigned k = n - i < BURST_CHUNK ? n - i : BURST_CHUNK;
+		if (hint == ESP_HINT_INBOUND)
+			open_chunk(w, pkts + i, k, r + i);
+		else
+			seal_chunk(w, pkts + i, k, hint, r + i);
+	}
 	pthread_rwlock_unlock(&w->engine->lock);
 }
 

@@ -70,6 +70,34 @@ enum esp_verdict esp_encap_begin(struct esp_worker *w, struct esp_sa *sa,
 enum esp_verdict esp_encap_end(struct esp_worker *w, const struct esp_encap_plan *pl,
 			       int status, struct esp_result *r);
 
+/* An inbound packet of the burst path, between its checks and its
+ * delivery. */
+struct esp_decap_plan {
+	struct esp_sa *sa;
+	struct pkt *p;
+	struct ip_view v;	/* the outer packet's */
+	uint8_t *esp;
+	uint32_t ct_len;
+	uint32_t seq;
+	bool udp;
+	uint8_t mac[ESP_MAX_DIGEST];	/* the ICV computed, to compare */
+};
+
+/* The burst path's decapsulation, in three steps around the backend:
+ * begin checks what esp_decap() checks before the ICV (ESP_VERDICT_DECAP:
+ * go on); after the backend computed pl->mac, accept compares it with the
+ * ICV in constant time and only then moves the replay window; after the
+ * backend decrypted the accepted ones, end checks the trailer and
+ * delivers. The same drops, in the same order, as esp_decap(). */
+enum esp_verdict esp_decap_begin(struct esp_worker *w, struct pkt *p,
+				 const struct ip_view *v, uint32_t esp_off,
+				 uint32_t esp_len, bool udp, struct esp_result *r,
+				 struct esp_decap_plan *pl);
+enum esp_verdict esp_decap_accept(struct esp_worker *w, struct esp_decap_plan *pl,
+				  int status, struct esp_result *r);
+enum esp_verdict esp_decap_end(struct esp_worker *w, const struct esp_decap_plan *pl,
+			       int status, struct esp_result *r);
+
 /* Records a drop on the worker and, when known, on the SA. */
 enum esp_verdict esp_drop(struct esp_worker *w, struct esp_result *r,
 			  struct esp_sa *sa, enum esp_drop reason);
