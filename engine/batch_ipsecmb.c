@@ -45,17 +45,34 @@ struct mb_keys {
 /* A zero IV, which the first block (R) turns into E_K(R). */
 static const uint8_t zero_iv[16] __attribute__((aligned(16)));
 
+/* The manager lives in memory of ours, so that it can be wiped when
+ * freed: its lanes keep copies of what jobs carried (HMAC states derived
+ * from keys among them). */
+static void mgr_free(IMB_MGR *m)
+{
+	if (!m)
+		return;
+	OPENSSL_cleanse(m, imb_get_mb_mgr_size());
+	free(m);
+}
+
 static IMB_MGR *mgr_new(void)
 {
-	IMB_MGR *m = alloc_mb_mgr(0);
+	size_t size = imb_get_mb_mgr_size();	/* a multiple of 64 */
+	void *mem = aligned_alloc(64, size);
 	IMB_ARCH arch = IMB_ARCH_NONE;
 
-	if (!m)
+	if (!mem)
 		return NULL;
+	IMB_MGR *m = imb_set_pointers_mb_mgr(mem, 0, 1);
+	if (m != mem) {		/* mgr_free() frees what it is given */
+		free(mem);
+		return NULL;
+	}
 	init_mb_mgr_auto(m, &arch);
 	/* the no-AES-NI fallback would be slower than OpenSSL's */
 	if (imb_get_errno(m) || arch < IMB_ARCH_SSE) {
-		free_mb_mgr(m);
+		mgr_free(m);
 		return NULL;
 	}
 	return m;
@@ -69,7 +86,7 @@ int esp_mb_check(const char **why)
 		*why = "the ipsec-mb backend needs a CPU with AES-NI (or out of memory)";
 		return -ENODEV;
 	}
-	free_mb_mgr(m);
+	mgr_free(m);
 	return 0;
 }
 
@@ -80,8 +97,7 @@ void *esp_mb_new(void)
 
 void esp_mb_free(void *mb)
 {
-	if (mb)
-		free_mb_mgr(mb);
+	mgr_free(mb);
 }
 
 void esp_mb_keys_free(void *keys)
