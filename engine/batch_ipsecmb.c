@@ -30,10 +30,16 @@
 
 /* An SA's keys in the library's form. */
 struct mb_keys {
-	uint32_t aes_enc[AES_SCHED_WORDS];
-	uint32_t aes_dec[AES_SCHED_WORDS];
-	uint64_t des[3][DES_SCHED_WORDS];
-	const void *des_ptrs[3];	/* 3DES jobs take an array of three */
+	union {				/* one cipher per SA */
+		struct {
+			uint32_t aes_enc[AES_SCHED_WORDS];
+			uint32_t aes_dec[AES_SCHED_WORDS];
+		};
+		struct {
+			uint64_t des[3][DES_SCHED_WORDS];
+			const void *des_ptrs[3];	/* 3DES jobs take an array of three */
+		};
+	};
 	uint8_t ipad[32];		/* hash state after K xor ipad */
 	uint8_t opad[32];
 	IMB_CIPHER_MODE cipher;
