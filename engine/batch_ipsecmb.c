@@ -54,18 +54,23 @@ static const uint8_t zero_iv[16] __attribute__((aligned(16)));
 /* The manager lives in memory of ours, so that it can be wiped when
  * freed: its lanes keep copies of what jobs carried (HMAC states derived
  * from keys among them). */
+static size_t mgr_size(void)
+{
+	/* said to be 64-aligned, but 1.3's is not: aligned_alloc needs it */
+	return (imb_get_mb_mgr_size() + 63) / 64 * 64;
+}
+
 static void mgr_free(IMB_MGR *m)
 {
 	if (!m)
 		return;
-	OPENSSL_cleanse(m, imb_get_mb_mgr_size());
+	OPENSSL_cleanse(m, mgr_size());
 	free(m);
 }
 
 static IMB_MGR *mgr_new(void)
 {
-	size_t size = imb_get_mb_mgr_size();	/* a multiple of 64 */
-	void *mem = aligned_alloc(64, size);
+	void *mem = aligned_alloc(64, mgr_size());
 	IMB_ARCH arch = IMB_ARCH_NONE;
 
 	if (!mem)
