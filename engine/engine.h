@@ -180,8 +180,10 @@ enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
 /* The same for @n packets, taking the SAD lock once: what backends that
  * receive in batches call. @r gets one result per packet. Outbound
  * packets are framed first and sealed together by the worker's crypto
- * backend (engine/batch.h); verdicts, drops, counters, events and bytes
- * are those esp_process() gives one packet after another. */
+ * backend (engine/batch.h); with ESP_HINT_INBOUND the ICVs are computed
+ * together, each verified, and the accepted packets decrypted together.
+ * Verdicts, drops, counters, events and delivered bytes are those
+ * esp_process() gives one packet after another. */
 void esp_process_burst(struct esp_worker *w, struct pkt *const *pkts,
 		       unsigned n, enum esp_hint hint, struct esp_result *r);
 
