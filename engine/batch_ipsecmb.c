@@ -51,15 +51,15 @@ struct mb_keys {
 /* A zero IV, which the first block (R) turns into E_K(R). */
 static const uint8_t zero_iv[16] __attribute__((aligned(16)));
 
-/* The manager lives in memory of ours, so that it can be wiped when
- * freed: its lanes keep copies of what jobs carried (HMAC states derived
- * from keys among them). */
 static size_t mgr_size(void)
 {
 	/* said to be 64-aligned, but 1.3's is not: aligned_alloc needs it */
 	return (imb_get_mb_mgr_size() + 63) / 64 * 64;
 }
 
+/* The manager lives in memory of ours, so that it can be wiped when
+ * freed: its lanes keep copies of what jobs carried (HMAC states derived
+ * from keys among them). */
 static void mgr_free(IMB_MGR *m)
 {
 	if (!m)
@@ -236,9 +236,6 @@ static void fill_job(IMB_JOB *job, const struct mb_keys *k, struct esp_seal_op *
 	job->user_data = &op->status;
 }
 
-/* Jobs come back in any order: user_data points at the status of the op
- * each one is for. */
-
 /* What the library would refuse: whole blocks, at least one. The engine
  * never hands anything else; should it, OpenSSL's way takes the op. */
 static bool job_ok(const struct mb_keys *k, uint32_t ct_len)
@@ -248,7 +245,10 @@ static bool job_ok(const struct mb_keys *k, uint32_t ct_len)
 	return ct_len && ct_len % block == 0;
 }
 
-/* Without the library's per-job validation (about a tenth of the time
+/* Jobs come back in any order: user_data points at the status of the op
+ * each one is for.
+ *
+ * Without the library's per-job validation (about a tenth of the time
  * of a small packet): every field comes from a validated SA and lengths
  * that job_ok() checked. */
 static void submit(IMB_MGR *m)
