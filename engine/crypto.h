@@ -61,6 +61,10 @@ bool esp_enc_key_len_ok(enum esp_enc alg, size_t len);
 struct esp_cipher {
 	EVP_CIPHER_CTX *ctx;	/* NULL for the NULL cipher */
 	enum esp_enc alg;
+	/* What the context's CBC chain holds now (its last ciphertext block,
+	 * zero after init), so that a packet can start from any chain value
+	 * without OpenSSL being told a new IV; kept for encryption only. */
+	uint8_t chain[ESP_MAX_BLOCK];
 };
 
 /* Keys @c for encryption (@encrypt) or decryption. The context is set up
@@ -75,10 +79,13 @@ int esp_cipher_run(struct esp_cipher *c, const uint8_t *iv, uint8_t *buf,
 
 /* ESP's way, without setting an IV per packet. @buf holds an IV-sized
  * block of random bytes R followed by @len bytes of plaintext; in place,
- * R becomes the packet's IV, E_K(R xor S) with S the context's last
- * ciphertext block (the encryption of a fresh random block: unpredictable,
- * as RFC 3602 asks; cf. NIST SP 800-38A appendix C and Linux's echainiv),
- * and the plaintext its CBC encryption under that IV. */
+ * R becomes the packet's IV, E_K(R) (the encryption of a fresh random
+ * block: unpredictable, as RFC 3602 asks; cf. NIST SP 800-38A appendix C),
+ * and the plaintext its CBC encryption under that IV. That is the CBC
+ * encryption of R || plaintext under a zero IV: it depends on nothing but
+ * the key, R and the plaintext, so packets of one SA need not wait for
+ * each other (engine/batch.h). The context's chain is cancelled out by
+ * XORing it into R first. */
 int esp_cipher_encrypt_chained(struct esp_cipher *c, uint8_t *buf, size_t len);
 
 /* @buf holds the IV and @len bytes of ciphertext: decrypts those in place

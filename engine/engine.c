@@ -46,6 +46,7 @@ void esp_engine_free(struct esp_engine *e)
 	while (w) {
 		struct esp_worker *next = w->next;
 		esp_rng_wipe(&w->rng);
+		esp_batch_free(w->batch);
 		free(w);
 		w = next;
 	}
@@ -379,19 +380,43 @@ static enum esp_verdict pass(struct esp_worker *w, struct esp_result *r)
 	return ESP_VERDICT_PASS;
 }
 
+/* What became of a packet the burst path looked at: handled (verdict
+ * set), or waiting for its sealing or its opening. */
+enum routed { ROUTED_DONE, ROUTED_ENCAP, ROUTED_DECAP };
+
+/* ESP at @esp_off: decapsulated now, or, when @dp is given (inbound
+ * bursts), checked and left for the backend. */
+static enum routed to_decap(struct esp_worker *w, struct pkt *p, const struct ip_view *v,
+			    uint32_t esp_off, uint32_t esp_len, bool udp,
+			    struct esp_result *r, struct esp_decap_plan *dp,
+			    enum esp_verdict *verdict)
+{
+	if (!dp) {
+		*verdict = esp_decap(w, p, v, esp_off, esp_len, udp, r);
+		return ROUTED_DONE;
+	}
+	*verdict = esp_decap_begin(w, p, v, esp_off, esp_len, udp, r, dp);
+	return *verdict == ESP_VERDICT_DECAP ? ROUTED_DECAP : ROUTED_DONE;
+}
+
 /* Everything to UDP port 4500: keepalives, IKE behind its marker, ESP. */
-static enum esp_verdict from_port_4500(struct esp_worker *w, struct pkt *p,
-				       const struct ip_view *v,
-				       struct esp_result *r)
+static enum routed from_port_4500(struct esp_worker *w, struct pkt *p,
+				  const struct ip_view *v, struct esp_result *r,
+				  struct esp_decap_plan *dp, enum esp_verdict *verdict)
 {
 	const uint8_t *udp = pkt_data(p) + v->l4_off;
 	uint32_t held = v->len - v->l4_off;
 	uint32_t ulen = get_be16(udp + 4);
 
-	if (v->fragment)
-		return esp_drop(w, r, NULL, ESP_DROP_FRAGMENT);
-	if (ulen < UDP_HDR_LEN || ulen > held)
-		return esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
+	*verdict = ESP_VERDICT_DROP;
+	if (v->fragment) {
+		esp_drop(w, r, NULL, ESP_DROP_FRAGMENT);
+		return ROUTED_DONE;
+	}
+	if (ulen < UDP_HDR_LEN || ulen > held) {
+		esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
+		return ROUTED_DONE;
+	}
 
 	const uint8_t *payload = udp + UDP_HDR_LEN;
 	uint32_t plen = ulen - UDP_HDR_LEN;
@@ -400,52 +425,83 @@ static enum esp_verdict from_port_4500(struct esp_worker *w, struct pkt *p,
 		encap_table_keepalive(w->engine->table, &v->src, v->sport, w->now_ms);
 		counter_inc(&w->counters.keepalive, 1);
 		r->verdict = ESP_VERDICT_CONSUME;
-		return ESP_VERDICT_CONSUME;
+		*verdict = ESP_VERDICT_CONSUME;
+		return ROUTED_DONE;
 	case UDPENCAP_IKE:
-		return pass(w, r);
+		*verdict = pass(w, r);
+		return ROUTED_DONE;
 	case UDPENCAP_ESP:
-		return esp_decap(w, p, v, v->l4_off + UDP_HDR_LEN, plen, true, r);
+		return to_decap(w, p, v, v->l4_off + UDP_HDR_LEN, plen, true, r, dp, verdict);
 	default:
-		return esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
+		esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
+		return ROUTED_DONE;
 	}
+}
+
+/* Everything up to the crypto: returns ROUTED_ENCAP with the outbound
+ * SA in *@out (@v filled in) when the packet is to be encapsulated,
+ * ROUTED_DECAP when @dp (inbound bursts only) holds an inbound packet
+ * ready for its ICV, otherwise ROUTED_DONE with the packet handled and
+ * *@verdict set. */
+static enum routed route(struct esp_worker *w, struct pkt *p, enum esp_hint hint,
+			 struct esp_result *r, struct ip_view *v,
+			 struct esp_decap_plan *dp, struct esp_sa **out,
+			 enum esp_verdict *verdict)
+{
+	struct esp_flow f;
+
+	r->sa = NULL;
+	r->reason = 0;
+	counter_inc(&w->counters.packets, 1);
+	if (ip_parse(pkt_data(p), p->len, v)) {
+		*verdict = esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
+		return ROUTED_DONE;
+	}
+	p->len = v->len;	/* link-layer padding is not ours to carry */
+
+	if (hint == ESP_HINT_ANY || hint == ESP_HINT_INBOUND) {
+		if (v->proto == IPPROTO_NUM_UDP && !v->later_fragment &&
+		    v->dport == ESP_ENCAP_PORT)
+			return from_port_4500(w, p, v, r, dp, verdict);
+		if (v->proto == IPPROTO_NUM_ESP) {
+			if (v->fragment) {
+				*verdict = esp_drop(w, r, NULL, ESP_DROP_FRAGMENT);
+				return ROUTED_DONE;
+			}
+			return to_decap(w, p, v, v->l4_off, v->len - v->l4_off, false, r,
+					dp, verdict);
+		}
+	}
+	if (hint == ESP_HINT_INBOUND) {
+		*verdict = pass(w, r);
+		return ROUTED_DONE;
+	}
+
+	ip_flow(v, &f);
+	struct esp_sa *sa = esp_sad_lookup_out_cached(w->engine->sad, &w->last_out, &f);
+	if (!sa && hint == ESP_HINT_PROTECT)
+		*verdict = esp_drop(w, r, NULL, ESP_DROP_UNPROTECTED);
+	else if (!sa)
+		*verdict = pass(w, r);
+	else if (v->fragment)
+		*verdict = esp_drop(w, r, sa, ESP_DROP_FRAGMENT);
+	else {
+		*out = sa;
+		return ROUTED_ENCAP;
+	}
+	return ROUTED_DONE;
 }
 
 static enum esp_verdict process_one(struct esp_worker *w, struct pkt *p,
 				    enum esp_hint hint, struct esp_result *r)
 {
 	struct ip_view v;
-	struct esp_flow f;
+	enum esp_verdict verdict;
+	struct esp_sa *sa;
 
-	r->sa = NULL;
-	r->reason = 0;
-	counter_inc(&w->counters.packets, 1);
-	if (ip_parse(pkt_data(p), p->len, &v))
-		return esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
-	p->len = v.len;		/* link-layer padding is not ours to carry */
-
-	if (hint == ESP_HINT_ANY || hint == ESP_HINT_INBOUND) {
-		if (v.proto == IPPROTO_NUM_UDP && !v.later_fragment &&
-		    v.dport == ESP_ENCAP_PORT)
-			return from_port_4500(w, p, &v, r);
-		if (v.proto == IPPROTO_NUM_ESP) {
-			if (v.fragment)
-				return esp_drop(w, r, NULL, ESP_DROP_FRAGMENT);
-			return esp_decap(w, p, &v, v.l4_off, v.len - v.l4_off,
-					 false, r);
-		}
-	}
-	if (hint == ESP_HINT_INBOUND)
-		return pass(w, r);
-
-	ip_flow(&v, &f);
-	struct esp_sa *sa = esp_sad_lookup_out_cached(w->engine->sad, &w->last_out, &f);
-	if (!sa && hint == ESP_HINT_PROTECT)
-		return esp_drop(w, r, NULL, ESP_DROP_UNPROTECTED);
-	if (!sa)
-		return pass(w, r);
-	if (v.fragment)
-		return esp_drop(w, r, sa, ESP_DROP_FRAGMENT);
-	return esp_encap(w, sa, p, &v, r);
+	if (route(w, p, hint, r, &v, NULL, &sa, &verdict) == ROUTED_ENCAP)
+		return esp_encap(w, sa, p, &v, r);
+	return verdict;
 }
 
 enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
@@ -457,11 +513,134 @@ enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
 	return v;
 }
 
+/* Up to this many packets are sealed in one backend call. */
+#define BURST_CHUNK 64
+
+/* Outbound (or mixed) bursts: every packet in order up to its sealing
+ * (lookups, drops, inbound packets and their side effects as esp_process()
+ * would have them), then all the sealing at once, then the packets
+ * finished in order. */
+static void seal_chunk(struct esp_worker *w, struct pkt *const *pkts,
+		       unsigned n, enum esp_hint hint, struct esp_result *r)
+{
+	struct esp_encap_plan plans[BURST_CHUNK];
+	struct esp_seal_op ops[BURST_CHUNK];
+	unsigned which[BURST_CHUNK], nops = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct ip_view v;
+		enum esp_verdict verdict;
+		struct esp_sa *sa;
+		if (route(w, pkts[i], hint, &r[i], &v, NULL, &sa, &verdict) != ROUTED_ENCAP ||
+		    esp_encap_begin(w, sa, pkts[i], &v, &r[i], &plans[nops]) != ESP_VERDICT_ENCAP)
+			continue;
+		ops[nops] = (struct esp_seal_op){ .sa = sa, .esp = plans[nops].esp,
+						  .ct_len = plans[nops].ct_len };
+		which[nops++] = i;
+	}
+	if (!nops)
+		return;
+	esp_batch_seal(w->batch, ops, nops);
+	for (unsigned k = 0; k < nops; k++)
+		esp_encap_end(w, &plans[k], ops[k].status, &r[which[k]]);
+}
+
+/* Keeps, in order, the packets esp_decap_accept() lets through (their
+ * plans, ops and indexes moved to the front); returns how many. */
+static unsigned open_survivors(struct esp_worker *w, struct esp_decap_plan *plans,
+			       struct esp_open_op *ops, unsigned *which, unsigned n,
+			       struct esp_result *r)
+{
+	unsigned kept = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		if (esp_decap_accept(w, &plans[k], ops[k].status, &r[which[k]]) !=
+		    ESP_VERDICT_DECAP)
+			continue;
+		plans[kept] = plans[k];
+		which[kept] = which[k];
+		ops[kept] = ops[k];
+		ops[kept].mac = plans[kept].mac;
+		kept++;
+	}
+	return kept;
+}
+
+/* Inbound bursts: every packet checked in order up to its ICV, the MACs
+ * computed at once, each compared in constant time and only then its
+ * replay window moved (in order), the accepted ones decrypted at once,
+ * then delivered in order. Nothing is decrypted before its ICV is
+ * verified. Inbound bursts carry no packets to protect, so deferring the
+ * delivery (and the port learning) changes nothing a later packet of the
+ * burst sees. */
+static void open_chunk(struct esp_worker *w, struct pkt *const *pkts,
+		       unsigned n, struct esp_result *r)
+{
+	struct esp_decap_plan plans[BURST_CHUNK];
+	struct esp_open_op ops[BURST_CHUNK], macs[BURST_CHUNK];
+	unsigned which[BURST_CHUNK], nops = 0, nmacs = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct ip_view v;
+		enum esp_verdict verdict;
+		struct esp_sa *sa;
+		if (route(w, pkts[i], ESP_HINT_INBOUND, &r[i], &v, &plans[nops], &sa,
+			  &verdict) != ROUTED_DECAP)
+			continue;
+		struct esp_decap_plan *pl = &plans[nops];
+		ops[nops] = (struct esp_open_op){ .sa = pl->sa, .esp = pl->esp,
+						  .ct_len = pl->ct_len, .mac = pl->mac };
+		if (pl->sa->p.auth != ESP_AUTH_NONE)
+			macs[nmacs++] = ops[nops];
+		which[nops++] = i;
+	}
+	if (!nops)
+		return;
+	esp_batch_mac(w->batch, macs, nmacs);
+	/* the MAC ops' statuses back onto their packets, in order */
+	for (unsigned k = 0, m = 0; k < nops; k++)
+		if (plans[k].sa->p.auth != ESP_AUTH_NONE)
+			ops[k].status = macs[m++].status;
+	nops = open_survivors(w, plans, ops, which, nops, r);
+	if (!nops)
+		return;
+	esp_batch_decrypt(w->batch, ops, nops);
+	for (unsigned k = 0; k < nops; k++)
+		esp_decap_end(w, &plans[k], ops[k].status, &r[which[k]]);
+}
+
 void esp_process_burst(struct esp_worker *w, struct pkt *const *pkts,
 		       unsigned n, enum esp_hint hint, struct esp_result *r)
 {
 	pthread_rwlock_rdlock(&w->engine->lock);
-	for (unsigned i = 0; i < n; i++)
-		process_one(w, pkts[i], hint, &r[i]);
+	for (unsigned i = 0; i < n; i += BURST_CHUNK) {
+		unsigned k = n - i < BURST_CHUNK ? n - i : BURST_CHUNK;
+		if (hint == ESP_HINT_INBOUND)
+			open_chunk(w, pkts + i, k, r + i);
+		else
+			seal_chunk(w, pkts + i, k, hint, r + i);
+	}
 	pthread_rwlock_unlock(&w->engine->lock);
+}
+
+int esp_worker_set_backend(struct esp_worker *w, enum esp_backend b,
+			   const char **why)
+{
+	int err = esp_backend_check(b, why);
+
+	if (err)
+		return err;
+	struct esp_batch *bt = NULL;
+	if (b != ESP_BACKEND_OPENSSL && !(bt = esp_batch_new(b))) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	esp_batch_free(w->batch);
+	w->batch = bt;
+	return 0;
+}
+
+enum esp_backend esp_worker_backend(const struct esp_worker *w)
+{
+	return esp_batch_kind(w->batch);
 }

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "engine/batch.h"
 #include "engine/drop.h"
 #include "engine/pkt.h"
 #include "engine/rng.h"
@@ -177,8 +178,20 @@ enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
 			     enum esp_hint hint, struct esp_result *r);
 
 /* The same for @n packets, taking the SAD lock once: what backends that
- * receive in batches call. @r gets one result per packet. */
+ * receive in batches call. @r gets one result per packet. Outbound
+ * packets are framed first and sealed together by the worker's crypto
+ * backend (engine/batch.h); with ESP_HINT_INBOUND the ICVs are computed
+ * together, each verified, and the accepted packets decrypted together.
+ * Verdicts, drops, counters, events and delivered bytes are those
+ * esp_process() gives one packet after another. */
 void esp_process_burst(struct esp_worker *w, struct pkt *const *pkts,
 		       unsigned n, enum esp_hint hint, struct esp_result *r);
+
+/* The crypto backend this worker's bursts use (OpenSSL until set). On
+ * failure (-ENOTSUP: not built in, -ENODEV: not for this CPU, -ENOMEM)
+ * @why says why and the worker keeps its backend. */
+int esp_worker_set_backend(struct esp_worker *w, enum esp_backend b,
+			   const char **why);
+enum esp_backend esp_worker_backend(const struct esp_worker *w);
 
 #endif

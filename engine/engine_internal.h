@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "engine/atomic.h"
+#include "engine/batch.h"
 #include "engine/engine.h"
 #include "engine/ip.h"
 
@@ -16,6 +17,7 @@ struct esp_worker {
 	uint16_t ip_id;		/* identification field of outer IPv4 headers */
 	struct esp_sad_cache last_out;
 	uint64_t now_ms;
+	struct esp_batch *batch;	/* crypto backend of bursts; NULL: OpenSSL */
 };
 
 struct esp_engine {
@@ -40,6 +42,61 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
 			   const struct ip_view *v, uint32_t esp_off,
 			   uint32_t esp_len, bool udp, struct esp_result *r);
+
+/* An outbound packet between framing and finishing (the burst path):
+ * where its parts are and what the finish needs to know. */
+struct esp_encap_plan {
+	struct esp_sa *sa;
+	struct pkt *p;
+	uint8_t *esp;		/* ESP header; R, then plaintext, follow */
+	uint8_t *udp;		/* UDP header, when encapsulated */
+	uint32_t ct_len;	/* padded plaintext */
+	uint32_t plen;		/* what it protects */
+	uint32_t total;		/* the packet's final length */
+	uint32_t seq;
+	uint16_t dport;
+	uint8_t family, outer_family, tclass;
+	uint32_t ins_proto_off;
+};
+
+/* The burst path's encapsulation, in two halves around the backend: the
+ * first frames, draws R and takes the sequence number (ESP_VERDICT_ENCAP:
+ * ready to seal; otherwise dropped, r->reason set); the second, given
+ * the backend's status for it, finishes or drops. Together they do what
+ * esp_encap() does, byte for byte, with the same drops. */
+enum esp_verdict esp_encap_begin(struct esp_worker *w, struct esp_sa *sa,
+				 struct pkt *p, const struct ip_view *v,
+				 struct esp_result *r, struct esp_encap_plan *pl);
+enum esp_verdict esp_encap_end(struct esp_worker *w, const struct esp_encap_plan *pl,
+			       int status, struct esp_result *r);
+
+/* An inbound packet of the burst path, between its checks and its
+ * delivery. */
+struct esp_decap_plan {
+	struct esp_sa *sa;
+	struct pkt *p;
+	struct ip_view v;	/* the outer packet's */
+	uint8_t *esp;
+	uint32_t ct_len;
+	uint32_t seq;
+	bool udp;
+	uint8_t mac[ESP_MAX_DIGEST];	/* the ICV computed, to compare */
+};
+
+/* The burst path's decapsulation, in three steps around the backend:
+ * begin checks what esp_decap() checks before the ICV (ESP_VERDICT_DECAP:
+ * go on); after the backend computed pl->mac, accept compares it with the
+ * ICV in constant time and only then moves the replay window; after the
+ * backend decrypted the accepted ones, end checks the trailer and
+ * delivers. The same drops, in the same order, as esp_decap(). */
+enum esp_verdict esp_decap_begin(struct esp_worker *w, struct pkt *p,
+				 const struct ip_view *v, uint32_t esp_off,
+				 uint32_t esp_len, bool udp, struct esp_result *r,
+				 struct esp_decap_plan *pl);
+enum esp_verdict esp_decap_accept(struct esp_worker *w, struct esp_decap_plan *pl,
+				  int status, struct esp_result *r);
+enum esp_verdict esp_decap_end(struct esp_worker *w, const struct esp_decap_plan *pl,
+			       int status, struct esp_result *r);
 
 /* Records a drop on the worker and, when known, on the SA. */
 enum esp_verdict esp_drop(struct esp_worker *w, struct esp_result *r,

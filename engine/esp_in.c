@@ -2,6 +2,8 @@
  * trailer checks, then the plaintext packet rebuilt for delivery. */
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "encap/table.h"
 #include "engine/csum.h"
 #include "engine/engine_internal.h"
@@ -164,9 +166,11 @@ static void learn_port(struct esp_worker *w, struct esp_sa *sa,
 	esp_engine_emit(w->engine, &ev);
 }
 
-enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
-			   const struct ip_view *v, uint32_t esp_off,
-			   uint32_t esp_len, bool udp, struct esp_result *r)
+/* Up to the ICV: the SA, a first replay look and the lengths. */
+static enum esp_verdict decap_check(struct esp_worker *w, struct pkt *p,
+				    const struct ip_view *v, uint32_t esp_off,
+				    uint32_t esp_len, bool udp, struct esp_result *r,
+				    struct esp_decap_plan *pl)
 {
 	uint8_t *esp = pkt_data(p) + esp_off;
 
@@ -189,29 +193,42 @@ enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
 	uint32_t ct_len = esp_len - overhead;
 	if (ct_len % ei->block)
 		return esp_drop(w, r, sa, ESP_DROP_BAD_LENGTH);
+	pl->sa = sa;
+	pl->p = p;
+	pl->v = *v;
+	pl->esp = esp;
+	pl->ct_len = ct_len;
+	pl->seq = seq;
+	pl->udp = udp;
+	return ESP_VERDICT_DECAP;
+}
 
-	uint32_t covered = esp_len - ai->icv_len;
-	if (ai->icv_len &&
-	    !esp_hmac_verify(&sa->hmac, esp, covered, esp + covered, ai->icv_len))
-		return esp_drop(w, r, sa, ESP_DROP_AUTH);
+/* Only with the packet authenticated may the window move. The check is
+ * repeated under the lock: another worker may have taken the same number
+ * since the unlocked look, or an earlier packet of the same burst. */
+static bool replay_take(struct esp_sa *sa, uint32_t seq)
+{
+	bool ok;
 
-	/* Only now, with the packet authenticated, may the window move. The
-	 * check is repeated under the lock: another worker may have taken
-	 * the same number since the unlocked look above. */
-	uint8_t *iv = esp + ESP_HDR_LEN, *ct = iv + ei->iv_len;
 	spin_lock(&sa->lock);
-	if (esp_replay_check(&sa->replay, seq) != ESP_REPLAY_OK) {
-		spin_unlock(&sa->lock);
-		return esp_drop(w, r, sa, ESP_DROP_REPLAY);
-	}
-	esp_replay_update(&sa->replay, seq);
-	int failed = esp_cipher_decrypt_chained(&sa->decrypt, iv, ct_len);
+	ok = esp_replay_check(&sa->replay, seq) == ESP_REPLAY_OK;
+	if (ok)
+		esp_replay_update(&sa->replay, seq);
 	spin_unlock(&sa->lock);
-	if (failed)
-		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
+	return ok;
+}
 
+/* After decryption: trailer, delivery, learning, counters. */
+static enum esp_verdict decap_finish(struct esp_worker *w,
+				     const struct esp_decap_plan *pl,
+				     struct esp_result *r)
+{
+	struct esp_sa *sa = pl->sa;
+	uint32_t ct_len = pl->ct_len;
+	uint8_t *ct = pl->esp + ESP_HDR_LEN + esp_enc_info(sa->p.enc)->iv_len;
 	uint32_t padlen = ct[ct_len - 2];
 	uint8_t next_header = ct[ct_len - 1];
+
 	if (padlen + 2 > ct_len || !padding_ok(ct + ct_len - 2 - padlen, padlen))
 		return esp_drop(w, r, sa, ESP_DROP_BAD_PADDING);
 	if (next_header == IPPROTO_NUM_NONE)
@@ -219,15 +236,81 @@ enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
 	uint32_t len = ct_len - 2 - padlen;
 
 	enum esp_verdict verdict = sa->p.mode == ESP_MODE_TUNNEL ?
-		deliver_tunnel(w, sa, p, v, ct, len, next_header, r) :
-		deliver_transport(w, sa, p, v, ct, len, next_header, udp, r);
+		deliver_tunnel(w, sa, pl->p, &pl->v, ct, len, next_header, r) :
+		deliver_transport(w, sa, pl->p, &pl->v, ct, len, next_header, pl->udp, r);
 	if (verdict != ESP_VERDICT_DECAP)
 		return verdict;
-	if (udp && sa->p.auth != ESP_AUTH_NONE)
-		learn_port(w, sa, v);
+	if (pl->udp && sa->p.auth != ESP_AUTH_NONE)
+		learn_port(w, sa, &pl->v);
 	counter_add_shared(&sa->stats.packets, 1);
 	counter_add_shared(&sa->stats.bytes, len);
 	counter_inc(&w->counters.decap, 1);
 	r->verdict = ESP_VERDICT_DECAP;
 	return ESP_VERDICT_DECAP;
+}
+
+enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
+			   const struct ip_view *v, uint32_t esp_off,
+			   uint32_t esp_len, bool udp, struct esp_result *r)
+{
+	struct esp_decap_plan pl;
+
+	if (decap_check(w, p, v, esp_off, esp_len, udp, r, &pl) != ESP_VERDICT_DECAP)
+		return ESP_VERDICT_DROP;
+	struct esp_sa *sa = pl.sa;
+	uint32_t icv_len = esp_auth_info(sa->p.auth)->icv_len;
+	uint32_t covered = esp_len - icv_len;
+	if (icv_len &&
+	    !esp_hmac_verify(&sa->hmac, pl.esp, covered, pl.esp + covered, icv_len))
+		return esp_drop(w, r, sa, ESP_DROP_AUTH);
+
+	/* as replay_take(), with the decryption under the same lock hold */
+	uint8_t *iv = pl.esp + ESP_HDR_LEN;
+	spin_lock(&sa->lock);
+	if (esp_replay_check(&sa->replay, pl.seq) != ESP_REPLAY_OK) {
+		spin_unlock(&sa->lock);
+		return esp_drop(w, r, sa, ESP_DROP_REPLAY);
+	}
+	esp_replay_update(&sa->replay, pl.seq);
+	int failed = esp_cipher_decrypt_chained(&sa->decrypt, iv, pl.ct_len);
+	spin_unlock(&sa->lock);
+	if (failed)
+		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
+	return decap_finish(w, &pl, r);
+}
+
+enum esp_verdict esp_decap_begin(struct esp_worker *w, struct pkt *p,
+				 const struct ip_view *v, uint32_t esp_off,
+				 uint32_t esp_len, bool udp, struct esp_result *r,
+				 struct esp_decap_plan *pl)
+{
+	return decap_check(w, p, v, esp_off, esp_len, udp, r, pl);
+}
+
+enum esp_verdict esp_decap_accept(struct esp_worker *w, struct esp_decap_plan *pl,
+				  int status, struct esp_result *r)
+{
+	struct esp_sa *sa = pl->sa;
+	uint32_t icv_len = esp_auth_info(sa->p.auth)->icv_len;
+	uint32_t covered = ESP_HDR_LEN + esp_enc_info(sa->p.enc)->iv_len + pl->ct_len;
+
+	if (status)
+		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
+	/* esp_decap()'s first look again: an earlier packet of this burst
+	 * may have taken the number since begin looked */
+	if (esp_replay_check(&sa->replay, pl->seq) != ESP_REPLAY_OK)
+		return esp_drop(w, r, sa, ESP_DROP_REPLAY);
+	if (icv_len && CRYPTO_memcmp(pl->mac, pl->esp + covered, icv_len) != 0)
+		return esp_drop(w, r, sa, ESP_DROP_AUTH);
+	if (!replay_take(sa, pl->seq))
+		return esp_drop(w, r, sa, ESP_DROP_REPLAY);
+	return ESP_VERDICT_DECAP;
+}
+
+enum esp_verdict esp_decap_end(struct esp_worker *w, const struct esp_decap_plan *pl,
+			       int status, struct esp_result *r)
+{
+	if (status)
+		return esp_drop(w, r, pl->sa, ESP_DROP_INTERNAL);
+	return decap_finish(w, pl, r);
 }

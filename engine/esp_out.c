@@ -93,9 +93,12 @@ static void finish_udp(uint8_t *ip, uint8_t family, uint8_t *udp, uint32_t len)
 	put_be16(udp + 6, c ? c : 0xffff);
 }
 
-enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
-			   struct pkt *p, const struct ip_view *v,
-			   struct esp_result *r)
+/* Framing and sealing, step by step: both the per-packet path (esp_encap)
+ * and the burst path (engine.c) go through encap_prepare() and
+ * encap_finish(), and differ only in how the cipher and MAC are run. */
+static enum esp_verdict encap_prepare(struct esp_worker *w, struct esp_sa *sa,
+				      struct pkt *p, const struct ip_view *v,
+				      struct esp_result *r, struct esp_encap_plan *pl)
 {
 	const struct esp_enc_info *ei = esp_enc_info(sa->p.enc);
 	const struct esp_auth_info *ai = esp_auth_info(sa->p.auth);
@@ -149,48 +152,129 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 	uint8_t *udp = ip + keep + outer_ip;
 	uint8_t *esp = udp + udp_len;
 	uint8_t *iv = esp + ESP_HDR_LEN;
-	uint8_t *ct = iv + ei->iv_len;
 
 	put_be32(esp, sa->p.spi);
 	if (ei->iv_len && esp_rng_bytes(&w->rng, iv, ei->iv_len))
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
-	int64_t seq = seal(sa, esp, ct_len, plen);
-	if (seq == SEAL_EXHAUSTED)
-		return esp_drop(w, r, sa, ESP_DROP_SEQ_EXHAUSTED);
-	if (seq == SEAL_UNRESERVED)
-		return esp_drop(w, r, sa, ESP_DROP_UNRESERVED);
-	if (seq < 0)
-		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
-	if (seq == ESP_SEQ_MAX)
-		esp_emit_sa(w->engine, ESP_EVENT_EXHAUSTED, sa);
-	if (ai->icv_len) {
-		uint8_t mac[ESP_MAX_DIGEST];
-		esp_hmac_compute(&sa->hmac, esp, ESP_HDR_LEN + ei->iv_len + ct_len, mac);
-		memcpy(ct + ct_len, mac, ai->icv_len);
-	}
-	p->len = total;
+	*pl = (struct esp_encap_plan){
+		.sa = sa, .p = p, .esp = esp, .udp = udp, .ct_len = ct_len,
+		.plen = plen, .total = total, .dport = dport,
+		.family = v->family, .outer_family = outer_family,
+		.tclass = v->tclass, .ins_proto_off = v->ins_proto_off,
+	};
+	return ESP_VERDICT_ENCAP;
+}
 
+/* After sealing: lengths, outer headers, UDP, counters. */
+static enum esp_verdict encap_finish(struct esp_worker *w,
+				     const struct esp_encap_plan *pl,
+				     struct esp_result *r)
+{
+	struct esp_sa *sa = pl->sa;
+	struct pkt *p = pl->p;
+	uint8_t *ip = pkt_data(p);
+	uint32_t total = pl->total;
+
+	p->len = total;
 	uint8_t proto = sa->p.encap ? IPPROTO_NUM_UDP : IPPROTO_NUM_ESP;
-	if (tunnel) {
-		if (outer_family == AF_INET)
-			write_outer_ipv4(ip, sa, v->tclass, w->ip_id++, proto, total);
+	if (sa->p.mode == ESP_MODE_TUNNEL) {
+		if (pl->outer_family == AF_INET)
+			write_outer_ipv4(ip, sa, pl->tclass, w->ip_id++, proto, total);
 		else
-			write_outer_ipv6(ip, sa, v->tclass, proto, total);
+			write_outer_ipv6(ip, sa, pl->tclass, proto, total);
 	} else {
-		ip[v->ins_proto_off] = proto;
-		ip_set_len(ip, v->family, total);
-		if (v->family == AF_INET) {
+		ip[pl->ins_proto_off] = proto;
+		ip_set_len(ip, pl->family, total);
+		if (pl->family == AF_INET) {
 			/* the packet grew: let it be fragmented rather than lost */
 			ip[6] &= (uint8_t)~0x40;
 			csum_ipv4_header(ip);
 		}
 	}
 	if (sa->p.encap) {
-		uint32_t ulen = total - (uint32_t)(udp - ip);
-		udpencap_write_header(udp, sa->p.encap_sport, dport, (uint16_t)ulen);
-		finish_udp(ip, outer_family, udp, ulen);
+		uint32_t ulen = total - (uint32_t)(pl->udp - ip);
+		udpencap_write_header(pl->udp, sa->p.encap_sport, pl->dport, (uint16_t)ulen);
+		finish_udp(ip, pl->outer_family, pl->udp, ulen);
 	}
 	counter_inc(&w->counters.encap, 1);
 	r->verdict = ESP_VERDICT_ENCAP;
 	return ESP_VERDICT_ENCAP;
+}
+
+static enum esp_verdict seal_failed(struct esp_worker *w, struct esp_sa *sa,
+				    int64_t seq, struct esp_result *r)
+{
+	if (seq == SEAL_EXHAUSTED)
+		return esp_drop(w, r, sa, ESP_DROP_SEQ_EXHAUSTED);
+	if (seq == SEAL_UNRESERVED)
+		return esp_drop(w, r, sa, ESP_DROP_UNRESERVED);
+	return esp_drop(w, r, sa, ESP_DROP_INTERNAL);
+}
+
+enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
+			   struct pkt *p, const struct ip_view *v,
+			   struct esp_result *r)
+{
+	const struct esp_auth_info *ai = esp_auth_info(sa->p.auth);
+	struct esp_encap_plan pl;
+
+	if (encap_prepare(w, sa, p, v, r, &pl) != ESP_VERDICT_ENCAP)
+		return ESP_VERDICT_DROP;
+	int64_t seq = seal(sa, pl.esp, pl.ct_len, pl.plen);
+	if (seq <= 0)
+		return seal_failed(w, sa, seq, r);
+	if (seq == ESP_SEQ_MAX)
+		esp_emit_sa(w->engine, ESP_EVENT_EXHAUSTED, sa);
+	if (ai->icv_len) {
+		uint32_t covered = pl.total - (uint32_t)(pl.esp - pkt_data(p)) - ai->icv_len;
+		uint8_t mac[ESP_MAX_DIGEST];
+		esp_hmac_compute(&sa->hmac, pl.esp, covered, mac);
+		memcpy(pl.esp + covered, mac, ai->icv_len);
+	}
+	return encap_finish(w, &pl, r);
+}
+
+/* The sequence number, under the SA's lock, with seal()'s checks; the
+ * cipher runs later, for the whole burst. Counted as sent now: a packet
+ * whose sealing then fails (the library refused) has used its number. */
+static int64_t reserve(struct esp_sa *sa, uint8_t *esp, uint32_t plen)
+{
+	int64_t seq;
+
+	spin_lock(&sa->lock);
+	if (sa->seq_out >= sa->seq_limit) {
+		bool exhausted = sa->seq_out >= ESP_SEQ_MAX;
+		spin_unlock(&sa->lock);
+		return exhausted ? SEAL_EXHAUSTED : SEAL_UNRESERVED;
+	}
+	seq = (int64_t)sa->seq_out + 1;
+	put_be32(esp + 4, (uint32_t)seq);
+	counter_inc(&sa->seq_out, 1);
+	counter_inc(&sa->sent_packets, 1);
+	counter_inc(&sa->sent_bytes, plen);
+	spin_unlock(&sa->lock);
+	return seq;
+}
+
+enum esp_verdict esp_encap_begin(struct esp_worker *w, struct esp_sa *sa,
+				 struct pkt *p, const struct ip_view *v,
+				 struct esp_result *r, struct esp_encap_plan *pl)
+{
+	if (encap_prepare(w, sa, p, v, r, pl) != ESP_VERDICT_ENCAP)
+		return ESP_VERDICT_DROP;
+	int64_t seq = reserve(sa, pl->esp, pl->plen);
+	if (seq <= 0)
+		return seal_failed(w, sa, seq, r);
+	pl->seq = (uint32_t)seq;
+	return ESP_VERDICT_ENCAP;
+}
+
+enum esp_verdict esp_encap_end(struct esp_worker *w, const struct esp_encap_plan *pl,
+			       int status, struct esp_result *r)
+{
+	if (status)
+		return esp_drop(w, r, pl->sa, ESP_DROP_INTERNAL);
+	if (pl->seq == ESP_SEQ_MAX)
+		esp_emit_sa(w->engine, ESP_EVENT_EXHAUSTED, pl->sa);
+	return encap_finish(w, pl, r);
 }

@@ -9,6 +9,22 @@
 void esp_rng_init(struct esp_rng *r)
 {
 	r->pos = ESP_RNG_POOL;	/* empty: the first use refills */
+	r->source = NULL;
+	r->source_arg = NULL;
+}
+
+void esp_rng_set_source(struct esp_rng *r, esp_rng_source fn, void *arg)
+{
+	esp_rng_wipe(r);	/* what the old source gave is not used */
+	r->source = fn;
+	r->source_arg = arg;
+}
+
+static int refill(struct esp_rng *r)
+{
+	if (r->source)
+		return r->source(r->source_arg, r->pool, ESP_RNG_POOL) ? -EIO : 0;
+	return RAND_bytes(r->pool, ESP_RNG_POOL) == 1 ? 0 : -EIO;
 }
 
 int esp_rng_bytes(struct esp_rng *r, uint8_t *out, size_t n)
@@ -16,7 +32,7 @@ int esp_rng_bytes(struct esp_rng *r, uint8_t *out, size_t n)
 	if (n > ESP_RNG_POOL)
 		return -EINVAL;
 	if (ESP_RNG_POOL - r->pos < n) {
-		if (RAND_bytes(r->pool, ESP_RNG_POOL) != 1)
+		if (refill(r))
 			return -EIO;
 		r->pos = 0;
 	}

@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "engine/batch.h"
 #include "engine/ip.h"
 
 void esp_sa_params_init(struct esp_sa_params *p)
@@ -147,6 +148,7 @@ void esp_sa_free(struct esp_sa *sa)
 {
 	if (!sa)
 		return;
+	esp_batch_sa_release(sa);
 	esp_cipher_free(&sa->encrypt);
 	esp_cipher_free(&sa->decrypt);
 	esp_hmac_wipe(&sa->hmac);

@@ -94,6 +94,9 @@ struct esp_sa {
 	uint64_t expires_ms;		/* engine time; 0 = never */
 	struct esp_sa_stats stats;
 	struct encap_group *group;	/* registration, from p.reqid; NULL without */
+	/* Key schedules a batch backend made for this SA on first use
+	 * (batch_ipsecmb.c); set once under the lock, NULL until then. */
+	void *batch_keys;
 
 	/* SAD bookkeeping */
 	struct hnode id_node;		/* (SPI, dst) index */

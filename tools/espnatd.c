@@ -80,6 +80,8 @@ static void usage(FILE *f)
 		"      --state FILE          durable state (SQLite): SAs, sequence numbers and\n"
 		"                            NAT ports survive a restart (default: none)\n"
 		"      --state-block N       sequence numbers reserved at a time (default %u)\n"
+		"      --crypto-backend openssl|ipsec-mb  who seals and opens each burst of\n"
+		"                            packets (default openssl; ipsec-mb when built in)\n"
 		"  -v, --verbose             log every event and more\n"
 		"  -h, --help                this text\n"
 		"      --version             the version\n\n"
@@ -107,6 +109,7 @@ static int parse_args(int argc, char **argv, struct daemon *d)
 		{ "decrypted-pcap", required_argument, NULL, 1 },
 		{ "state", required_argument, NULL, 1 },
 		{ "state-block", required_argument, NULL, 1 },
+		{ "crypto-backend", required_argument, NULL, 1 },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 2 },
@@ -315,6 +318,7 @@ static int start_workers(struct daemon *d)
 		.stop_fd = d->stop_fd,
 		.tap = d->tap_dumper ? tap : NULL,
 		.tap_arg = d,
+		.crypto = d->cfg.crypto_backend,
 	};
 	char err[512];
 

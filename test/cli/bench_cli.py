@@ -75,6 +75,31 @@ with tempfile.TemporaryDirectory() as tmp:
         texts = " ".join(t.firstChild.data for t in d.getElementsByTagName("text") if t.firstChild)
         check("aes128-sha1 encap" in texts and "3des-md5 decap" in texts, "chart: the legend")
 
+    # the backend and burst options: said in the JSON and the table's header
+    r = bench("--alg", "aes128-sha1", "--op", "encap", "--sizes", "128", "--duration", "0.02",
+              "--repeat", "1", "--burst", "7", "--json", "-")
+    check(r.returncode == 0, f"burst: exit {r.returncode}: {r.stderr}")
+    if r.returncode == 0:
+        doc = json.loads(r.stdout)
+        check(doc["config"]["backend"] == "openssl" and doc["config"]["burst"] == 7,
+              f"burst: config {doc['config']}")
+        rows_ok(doc, ["aes128-sha1"], ["encap"], ["128"], "burst")
+    r = bench("--alg", "aes128-sha1", "--sizes", "64", "--duration", "0.02", "--repeat", "1")
+    check(r.returncode == 0 and "backend openssl, bursts of 32" in r.stdout.splitlines()[0],
+          f"defaults in the header: {r.stdout.splitlines()[:1]}")
+    mb = bench("--backend", "ipsec-mb", "--alg", "all", "--sizes", "64,1400", "--duration",
+               "0.02", "--repeat", "1", "--burst", "64", "--json", "-")
+    if "not built" in mb.stderr:
+        # a build without the library says so and measures nothing
+        check(mb.returncode == 2 and mb.stdout == "", f"ipsec-mb unbuilt: {mb.stderr}")
+    else:
+        check(mb.returncode == 0, f"ipsec-mb: exit {mb.returncode}: {mb.stderr}")
+        if mb.returncode == 0:
+            doc = json.loads(mb.stdout)
+            check(doc["config"]["backend"] == "ipsec-mb" and doc["config"]["burst"] == 64,
+                  f"ipsec-mb: config {doc['config']}")
+            rows_ok(doc, ALL, ["encap", "decap"], ["64", "1400"], "ipsec-mb")
+
     # refusals: exit 2, a message, nothing measured
     for args, msg in ((["--alg", "aes128-sha256"], "no ENC-AUTH"),
                       (["--alg", ""], ""),
@@ -90,6 +115,12 @@ with tempfile.TemporaryDirectory() as tmp:
                       (["--duration", "nan"], "--duration"),
                       (["--repeat", "32"], "--repeat"),
                       (["--threads", "2", "--op", "decap"], "--sas >= --threads"),
+                      (["--backend", "gcrypt"], "--backend is openssl or ipsec-mb"),
+                      (["--backend", ""], "--backend is openssl or ipsec-mb"),
+                      (["--burst", "0"], "--burst is 1-256"),
+                      (["--burst", "257"], "--burst is 1-256"),
+                      (["--burst", "-3"], "--burst is 1-256"),
+                      (["--burst", "4x"], "--burst is 1-256"),
                       (["extra"], "unexpected"),
                       (["--bogus"], "")):
         r = bench(*args)
@@ -99,7 +130,8 @@ with tempfile.TemporaryDirectory() as tmp:
               "--sizes", "64")
     check(r.returncode == 1 and "/nonexistent/x.json" in r.stderr, f"unwritable JSON: {r.stderr}")
     r = subprocess.run([ESPNAT, "bench", "--help"], capture_output=True, text=True)
-    check(r.returncode == 0 and "--sas" in r.stdout, "--help")
+    check(r.returncode == 0 and "--sas" in r.stdout and "--backend" in r.stdout and
+          "--burst" in r.stdout, "--help")
 
 print(f"bench_cli: {passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -139,22 +139,28 @@ static void run_cbc_case(enum esp_enc alg, const struct cbc_case *c)
 		CHECK_EQ(esp_cipher_decrypt_chained(&dec, chained, wlen), 0);
 		CHECK_MEM(chained + ivl, plain, plen);
 	}
-	/* encryption: the random block becomes an IV under which the rest is
-	 * plain CBC; the same random block gives another IV next time */
-	uint8_t r[16], first_iv[16];
+	/* encryption: the random block R becomes the IV E_K(R), under which
+	 * the rest is plain CBC, whatever the context's chain held before
+	 * (rounds 1 and 2 follow other packets, round 2 one whose IV was
+	 * set explicitly) */
+	uint8_t r[16], zero[16] = { 0 }, want_iv[16];
 	memset(r, 0x3c, sizeof(r));
-	for (int round = 0; round < 2; round++) {
+	memcpy(want_iv, r, ivl);
+	CHECK_EQ(esp_cipher_run(&enc, zero, want_iv, ivl), 0);
+	CHECK(memcmp(want_iv, r, ivl) != 0);
+	for (int round = 0; round < 3; round++) {
 		memcpy(chained, r, ivl);
 		memcpy(chained + ivl, plain, plen);
 		CHECK_EQ(esp_cipher_encrypt_chained(&enc, chained, plen), 0);
-		CHECK(memcmp(chained, r, ivl) != 0);
-		if (round == 0)
-			memcpy(first_iv, chained, ivl);
-		else
-			CHECK(memcmp(chained, first_iv, ivl) != 0);
+		CHECK_MEM(chained, want_iv, ivl);
 		memcpy(buf, chained + ivl, plen);
 		CHECK_EQ(esp_cipher_run(&dec, chained, buf, plen), 0);
 		CHECK_MEM(buf, plain, plen);
+		if (round == 1) {
+			memcpy(buf, plain, plen);
+			CHECK_EQ(esp_cipher_run(&enc, iv, buf, plen), 0);
+			CHECK_MEM(buf, want, wlen);
+		}
 	}
 	esp_cipher_free(&enc);
 	esp_cipher_free(&dec);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/batch.h"
 #include "engine/crypto.h"
 #include "engine/sa.h"
 
@@ -15,6 +16,7 @@
 #define BENCH_MAX_ALGS 10
 #define BENCH_MAX_THREADS 64
 #define BENCH_IMIX 0		/* a size of 0 stands for IMIX */
+#define BENCH_MAX_BURST 256
 
 enum bench_op { BENCH_ENCAP, BENCH_DECAP };
 
@@ -58,16 +60,20 @@ struct bench_measure {
 	uint32_t size;			/* IP packet bytes, or BENCH_IMIX */
 	unsigned threads;
 	double duration_s;
+	enum esp_backend backend;	/* the engine's crypto backend */
+	unsigned burst;			/* packets per esp_process_burst() */
 };
 
-/* The engine: esp_process_burst() on bursts of 32 (the packets are set
- * up, and for decap made, outside the measured time). 0 or -1 when the
- * engine refused a packet (a bug: the message says which drop). */
+/* The engine: esp_process_burst() on bursts of m->burst with m->backend
+ * (the packets are set up, and for decap made, outside the measured
+ * time). 0 or -1 when the engine refused a packet (a bug: the message
+ * says which drop) or the backend could not be set up. */
 int bench_engine(struct bench_fixture *f, const struct bench_measure *m, double *pps,
 		 char *err, size_t errlen);
 /* The bound: the cipher and the HMAC alone, on ESP's lengths for that
  * packet size and mode, contexts reused (crypto.c's own way, which is the
- * fastest OpenSSL usage we found). */
+ * fastest OpenSSL usage we found), one packet after another: OpenSSL's
+ * per-packet bound, whatever backend the engine uses. */
 int bench_bound(struct bench_fixture *f, const struct bench_measure *m, double *pps,
 		char *err, size_t errlen);
 

@@ -12,7 +12,6 @@
 #include "engine/pkt.h"
 #include "tools/bench/fixture.h"
 
-#define BURST 32
 #define MAX_PACKET 9000
 #define SLOT (PKT_HEADROOM + MAX_PACKET + PKT_TAILROOM + 64)
 
@@ -52,7 +51,7 @@ static uint32_t next_sa(struct thread *t, uint32_t sa)
 
 static bool all(const struct esp_result *r, enum esp_verdict v, struct thread *t)
 {
-	for (unsigned i = 0; i < BURST; i++) {
+	for (unsigned i = 0; i < t->m->burst; i++) {
 		if (r[i].verdict != v) {
 			snprintf(t->err, sizeof(t->err), "the engine dropped a packet: %s",
 				 esp_drop_name(r[i].reason));
@@ -65,37 +64,38 @@ static bool all(const struct esp_result *r, enum esp_verdict v, struct thread *t
 static void *engine_thread(void *arg)
 {
 	struct thread *t = arg;
-	struct pkt pkts[BURST], *ptrs[BURST];
-	struct esp_result res[BURST];
+	struct pkt pkts[BENCH_MAX_BURST], *ptrs[BENCH_MAX_BURST];
+	struct esp_result res[BENCH_MAX_BURST];
+	const unsigned burst = t->m->burst;
 	uint64_t n = 0;
 	uint32_t sa = t->index % t->f->nsas;
 	bool decap = t->m->op == BENCH_DECAP;
 
-	for (unsigned i = 0; i < BURST; i++)
+	for (unsigned i = 0; i < burst; i++)
 		ptrs[i] = &pkts[i];
 	pthread_barrier_wait(t->start);
 	uint64_t deadline = now_ns() + (uint64_t)(t->m->duration_s * 1e9);
 	for (;;) {
-		for (unsigned i = 0; i < BURST; i++) {
+		for (unsigned i = 0; i < burst; i++) {
 			pkt_init(&pkts[i], t->slots + (size_t)i * SLOT, SLOT);
 			pkts[i].len = size_at(t->m->size, n + i);
 			bench_packet(pkt_data(&pkts[i]), pkts[i].len, sa);
 			sa = next_sa(t, sa);
 		}
-		n += BURST;
+		n += burst;
 		if (decap) {
-			esp_process_burst(t->w_out, ptrs, BURST, ESP_HINT_OUTBOUND, res);
+			esp_process_burst(t->w_out, ptrs, burst, ESP_HINT_OUTBOUND, res);
 			if (!all(res, ESP_VERDICT_ENCAP, t))
 				return NULL;
 		}
 		uint64_t t0 = now_ns();
-		esp_process_burst(decap ? t->w_in : t->w_out, ptrs, BURST,
+		esp_process_burst(decap ? t->w_in : t->w_out, ptrs, burst,
 				  decap ? ESP_HINT_INBOUND : ESP_HINT_OUTBOUND, res);
 		uint64_t t1 = now_ns();
 		if (!all(res, decap ? ESP_VERDICT_DECAP : ESP_VERDICT_ENCAP, t))
 			return NULL;
 		t->ns += t1 - t0;
-		t->packets += BURST;
+		t->packets += burst;
 		if (t1 >= deadline)
 			return NULL;
 	}
@@ -131,7 +131,7 @@ static void *bound_thread(void *arg)
 	uint64_t deadline = now_ns() + (uint64_t)(t->m->duration_s * 1e9);
 	for (;;) {
 		uint64_t t0 = now_ns();
-		for (unsigned i = 0; i < BURST; i++, n++) {
+		for (unsigned i = 0; i < t->m->burst; i++, n++) {
 			uint8_t *esp = t->slots + (size_t)i * SLOT + PKT_HEADROOM;
 			unsigned k = (unsigned)(n % BENCH_IMIX_LEN);
 			if (decap) {
@@ -145,7 +145,7 @@ static void *bound_thread(void *arg)
 		}
 		uint64_t t1 = now_ns();
 		t->ns += t1 - t0;
-		t->packets += BURST;
+		t->packets += t->m->burst;
 		if (t1 >= deadline)
 			break;
 	}
@@ -174,12 +174,19 @@ static int run(struct bench_fixture *f, const struct bench_measure *m, void *(*f
 	pthread_barrier_init(&start, NULL, m->threads);
 	for (unsigned i = 0; i < m->threads; i++) {
 		ts[i] = (struct thread){ .f = f, .m = m, .index = i, .start = &start };
-		ts[i].slots = calloc(BURST, SLOT);
+		ts[i].slots = calloc(m->burst, SLOT);
 		/* workers are made here: the engine owns them until it is freed */
 		ts[i].w_out = esp_worker_new(f->e_out);
 		ts[i].w_in = f->e_in ? esp_worker_new(f->e_in) : NULL;
 		if (!ts[i].slots || !ts[i].w_out || (f->e_in && !ts[i].w_in)) {
 			snprintf(err, errlen, "out of memory");
+			goto out_threads;
+		}
+		const char *why;
+		if (fn == engine_thread &&
+		    (esp_worker_set_backend(ts[i].w_out, m->backend, &why) ||
+		     (ts[i].w_in && esp_worker_set_backend(ts[i].w_in, m->backend, &why)))) {
+			snprintf(err, errlen, "%s", why);
 			goto out_threads;
 		}
 	}

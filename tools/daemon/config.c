@@ -160,6 +160,21 @@ int config_set(struct daemon_config *c, const char *key, const char *value,
 			}
 		return set_string(c->tun_name, sizeof(c->tun_name), value, key, err, errlen);
 	}
+	if (strcmp(key, "crypto-backend") == 0) {
+		int b = esp_backend_by_name(value);
+		const char *why;
+		if (b < 0) {
+			snprintf(err, errlen, "crypto-backend: '%s' is neither openssl nor ipsec-mb",
+				 value);
+			return -1;
+		}
+		if (esp_backend_check((enum esp_backend)b, &why)) {
+			snprintf(err, errlen, "crypto-backend: %s", why);
+			return -1;
+		}
+		c->crypto_backend = (enum esp_backend)b;
+		return 0;
+	}
 	if (strcmp(key, "state") == 0)
 		return set_string(c->state, sizeof(c->state), value, key, err, errlen);
 	if (strcmp(key, "decrypted-pcap") == 0)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/batch.h"
 #include "nat/registration.h"
 
 enum datapath {
@@ -36,6 +37,7 @@ struct daemon_config {
 	char decrypted_pcap[256];	/* "" = off */
 	char state[256];		/* durable state file; "" = none */
 	unsigned state_block;		/* sequence numbers reserved at a time */
+	enum esp_backend crypto_backend;	/* of the workers' bursts */
 	char *sa_text;			/* the `sa` lines, SA-file syntax */
 	size_t sa_len;
 	unsigned *sa_lines;		/* their line numbers in the file */

@@ -16,6 +16,7 @@ struct backend_ctx {
 	int stop_fd;			/* readable when the worker must stop */
 	backend_tap_fn tap;		/* NULL: off */
 	void *tap_arg;
+	enum esp_backend crypto;	/* the engine worker's crypto backend */
 };
 
 /* Packets taken per system call; the engine handles them under one lock. */

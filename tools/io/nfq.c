@@ -71,6 +71,12 @@ struct nfqueue_worker *nfqueue_open(const struct backend_ctx *ctx, uint16_t queu
 	w->ctx = *ctx;
 	w->queue = queue;
 	w->ew = esp_worker_new(ctx->engine);
+	const char *why;
+	if (w->ew && esp_worker_set_backend(w->ew, ctx->crypto, &why)) {
+		snprintf(err, errlen, "%s", why);
+		nfqueue_close(w);
+		return NULL;
+	}
 	w->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!w->ew || !w->nl || mnl_socket_bind(w->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		snprintf(err, errlen, "netlink: %s", strerror(errno));

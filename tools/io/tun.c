@@ -186,6 +186,11 @@ struct tun_worker *tun_open(const struct backend_ctx *ctx, const char *ifname,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	const char *why;
+	if (esp_worker_set_backend(w->ew, ctx->crypto, &why)) {
+		snprintf(err, errlen, "%s", why);
+		goto fail;
+	}
 	if ((w->fd[SRC_TUN] = tun_device(ifname, multi_queue, err, errlen)) < 0 ||
 	    link_up(ifname, mtu, err, errlen) ||
 	    (w->fd[SRC_UDP4] = udp_socket(AF_INET, err, errlen)) < 0)
