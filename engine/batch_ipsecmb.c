@@ -200,13 +200,9 @@ static const struct mb_keys *sa_keys(IMB_MGR *m, struct esp_sa *sa)
 	return k;
 }
 
-static void fill_job(IMB_JOB *job, const struct mb_keys *k, struct esp_seal_op *op)
+/* The SA's key schedules, as the job's cipher wants them. */
+static void set_cipher_keys(IMB_JOB *job, const struct mb_keys *k)
 {
-	uint32_t covered_len = ESP_HDR_LEN + k->iv_len + op->ct_len;
-
-	job->cipher_mode = k->cipher;
-	job->cipher_direction = IMB_DIR_ENCRYPT;
-	job->chain_order = IMB_ORDER_CIPHER_HASH;
 	job->key_len_in_bytes = k->key_len;
 	if (k->cipher == IMB_CIPHER_DES3) {
 		job->enc_keys = k->des_ptrs;
@@ -215,6 +211,16 @@ static void fill_job(IMB_JOB *job, const struct mb_keys *k, struct esp_seal_op *
 		job->enc_keys = k->aes_enc;
 		job->dec_keys = k->aes_dec;
 	}
+}
+
+static void fill_job(IMB_JOB *job, const struct mb_keys *k, struct esp_seal_op *op)
+{
+	uint32_t covered_len = ESP_HDR_LEN + k->iv_len + op->ct_len;
+
+	job->cipher_mode = k->cipher;
+	job->cipher_direction = IMB_DIR_ENCRYPT;
+	job->chain_order = IMB_ORDER_CIPHER_HASH;
+	set_cipher_keys(job, k);
 	job->src = op->esp;
 	job->dst = op->esp + ESP_HDR_LEN;
 	job->cipher_start_src_offset_in_bytes = ESP_HDR_LEN;
@@ -311,14 +317,7 @@ static void fill_decrypt_job(IMB_JOB *job, const struct mb_keys *k, struct esp_o
 	job->cipher_mode = k->cipher;
 	job->cipher_direction = IMB_DIR_DECRYPT;
 	job->chain_order = IMB_ORDER_HASH_CIPHER;
-	job->key_len_in_bytes = k->key_len;
-	if (k->cipher == IMB_CIPHER_DES3) {
-		job->enc_keys = k->des_ptrs;
-		job->dec_keys = k->des_ptrs;
-	} else {
-		job->enc_keys = k->aes_enc;
-		job->dec_keys = k->aes_dec;
-	}
+	set_cipher_keys(job, k);
 	job->src = op->esp;
 	job->dst = op->esp + ESP_HDR_LEN + k->iv_len;
 	job->cipher_start_src_offset_in_bytes = ESP_HDR_LEN + k->iv_len;

@@ -22,25 +22,34 @@
  * wrap (RFC 4303 3.3.3): after 2^32-1 the SA refuses to send; nor does it
  * pass the limit durable state reserved (a restart resumes above it).
  * Returns the number used, or one of SEAL_*. */
-static int64_t seal(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len, uint32_t plen)
+/* The SA's next sequence number, or SEAL_EXHAUSTED / SEAL_UNRESERVED when
+ * it has none to give; with the SA's lock held. */
+static int64_t next_seq_locked(const struct esp_sa *sa)
 {
-	int64_t seq;
+	if (sa->seq_out >= sa->seq_limit)
+		return sa->seq_out >= ESP_SEQ_MAX ? SEAL_EXHAUSTED : SEAL_UNRESERVED;
+	return (int64_t)sa->seq_out + 1;
+}
 
-	spin_lock(&sa->lock);
-	if (sa->seq_out >= sa->seq_limit) {
-		bool exhausted = sa->seq_out >= ESP_SEQ_MAX;
-		spin_unlock(&sa->lock);
-		return exhausted ? SEAL_EXHAUSTED : SEAL_UNRESERVED;
-	}
-	seq = (int64_t)sa->seq_out + 1;
-	put_be32(esp + 4, (uint32_t)seq);
-	if (esp_cipher_encrypt_chained(&sa->encrypt, esp + ESP_HDR_LEN, ct_len)) {
-		spin_unlock(&sa->lock);
-		return SEAL_CIPHER;
-	}
+/* That number used, and the packet counted; with the lock held. */
+static void count_sent_locked(struct esp_sa *sa, uint32_t plen)
+{
 	counter_inc(&sa->seq_out, 1);
 	counter_inc(&sa->sent_packets, 1);
 	counter_inc(&sa->sent_bytes, plen);
+}
+
+static int64_t seal(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len, uint32_t plen)
+{
+	spin_lock(&sa->lock);
+	int64_t seq = next_seq_locked(sa);
+	if (seq > 0) {
+		put_be32(esp + 4, (uint32_t)seq);
+		if (esp_cipher_encrypt_chained(&sa->encrypt, esp + ESP_HDR_LEN, ct_len))
+			seq = SEAL_CIPHER;	/* nothing went out: the number stays */
+		else
+			count_sent_locked(sa, plen);
+	}
 	spin_unlock(&sa->lock);
 	return seq;
 }
@@ -239,19 +248,12 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
  * whose sealing then fails (the library refused) has used its number. */
 static int64_t reserve(struct esp_sa *sa, uint8_t *esp, uint32_t plen)
 {
-	int64_t seq;
-
 	spin_lock(&sa->lock);
-	if (sa->seq_out >= sa->seq_limit) {
-		bool exhausted = sa->seq_out >= ESP_SEQ_MAX;
-		spin_unlock(&sa->lock);
-		return exhausted ? SEAL_EXHAUSTED : SEAL_UNRESERVED;
+	int64_t seq = next_seq_locked(sa);
+	if (seq > 0) {
+		put_be32(esp + 4, (uint32_t)seq);
+		count_sent_locked(sa, plen);
 	}
-	seq = (int64_t)sa->seq_out + 1;
-	put_be32(esp + 4, (uint32_t)seq);
-	counter_inc(&sa->seq_out, 1);
-	counter_inc(&sa->sent_packets, 1);
-	counter_inc(&sa->sent_bytes, plen);
 	spin_unlock(&sa->lock);
 	return seq;
 }
