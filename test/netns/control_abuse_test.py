@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import netns  # noqa: E402
-from netns import Daemon, Lab, check, ctl_raw, reg_words  # noqa: E402
+from netns import Daemon, Lab, check, ctl_raw, readline, reg_words  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
 ESPNATD = os.path.join(BUILD, "tools", "espnatd")
@@ -45,16 +45,6 @@ def conn(path, timeout=5):
     s.connect(path)          # blocking, as espnat does: waits for the backlog
     s.settimeout(timeout)
     return s
-
-
-def readline(s):
-    buf = b""
-    while not buf.endswith(b"\n"):
-        k = s.recv(65536)
-        if not k:
-            break
-        buf += k
-    return buf
 
 
 def answer_of(s, line):
@@ -449,10 +439,4 @@ print(refused)
 
 
 if __name__ == "__main__":
-    try:
-        rc = main()
-    except Exception:
-        import traceback
-        traceback.print_exc()
-        rc = 1
-    sys.exit(1 if rc or netns.failed else 0)
+    netns.run_main(main)

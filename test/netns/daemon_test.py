@@ -36,38 +36,12 @@ def reg_words(ue, pc, mode, reqid, spi_base=1000):
             f"alg hmac-sha-1-96 ealg aes-cbc {KEYS} mod {mode} reqid {reqid}").split()
 
 
-class Daemon:
+class Daemon(netns.Daemon):
+    """netns.Daemon with this build's binaries and a crypto backend."""
+
     def __init__(self, lab, ns, name, role, datapath, ports, backend="openssl"):
-        self.lab, self.ns, self.name = lab, ns, name
-        self.sock = os.path.join(lab.tmp, name + ".sock")
-        self.log = os.path.join(lab.tmp, name + ".log")
-        self.args = [ESPNATD, "--role", role, "--datapath", datapath, "--control", self.sock,
-                     "--protected-ports", ",".join(map(str, ports)), "--tun", "esp" + name[:8],
-                     "--crypto-backend", backend]
-        self.p = None
-
-    def start(self):
-        self.p = self.lab.spawn(self.ns, *self.args, log=self.log)
-        for _ in range(100):
-            if self.ctl("ping", check_ok=False).get("ok"):
-                return True
-            time.sleep(0.05)
-        print(open(self.log).read())
-        return False
-
-    def ctl(self, *words, check_ok=True):
-        r = subprocess.run([ESPNAT, *words, "--json", "--socket", self.sock],
-                           capture_output=True, text=True, timeout=20)
-        try:
-            answer = json.loads(r.stdout.splitlines()[0]) if r.stdout else {}
-        except ValueError:
-            answer = {}
-        if check_ok and not answer.get("ok"):
-            raise RuntimeError(f"{self.name}: {' '.join(words)}: {r.stdout}{r.stderr}")
-        return answer
-
-    def stop(self, sig=signal.SIGTERM):
-        self.lab.kill(self.p, sig)
+        super().__init__(lab, ns, name, role, datapath, ports, ESPNATD, ESPNAT,
+                         extra=("--crypto-backend", backend))
 
 
 def topology(lab):
@@ -396,4 +370,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    netns.run_main(main)

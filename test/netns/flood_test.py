@@ -272,11 +272,4 @@ def link_packets(lab, ns):
 
 
 if __name__ == "__main__":
-    rc = 1
-    try:
-        rc = main()
-    except Exception:
-        import traceback
-        traceback.print_exc()
-        rc = 1
-    sys.exit(rc if netns.failed == 0 else 1)
+    netns.run_main(main)

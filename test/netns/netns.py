@@ -205,6 +205,17 @@ def need_root():
 import json  # noqa: E402
 
 
+def readline(s):
+    """Bytes from a stream socket up to a newline (included) or its end."""
+    buf = b""
+    while not buf.endswith(b"\n"):
+        k = s.recv(65536)
+        if not k:
+            break
+        buf += k
+    return buf
+
+
 def ctl_raw(sock_path, line, timeout=5.0):
     """One request straight on the control socket (no client process):
     returns (answer dict or None, seconds it took)."""
@@ -214,12 +225,7 @@ def ctl_raw(sock_path, line, timeout=5.0):
     try:
         s.connect(sock_path)
         s.sendall(line.encode() + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            k = s.recv(65536)
-            if not k:
-                break
-            buf += k
+        buf = readline(s)
         return (json.loads(buf) if buf.strip() else None), time.monotonic() - t0
     except (OSError, ValueError):
         return None, time.monotonic() - t0
@@ -326,6 +332,18 @@ def leaks(packets, ports, marker=None):
         elif marker and marker in bytes(ip):
             offenders.append(p.summary())
     return esp, offenders
+
+
+def run_main(main):
+    """Runs a test's main() and exits: 1 when it returned non-zero, raised
+    (the traceback printed) or any check failed."""
+    try:
+        rc = main()
+    except Exception:
+        import traceback
+        traceback.print_exc()
+        rc = 1
+    sys.exit(1 if rc or failed else 0)
 
 
 def exit_on_sigterm():

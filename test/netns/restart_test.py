@@ -22,27 +22,26 @@ from netns import Capture, Lab, check, udp_exchange, wire_report  # noqa: E402
 BLOCK = 64      # small, so that the test crosses several reservations
 
 
+def echo_server(lab, ns, addr, port, seconds):
+    """A UDP server on (addr, port) in @ns answering 'OK ' + each request,
+    for @seconds."""
+    return lab.spawn(ns, "/usr/bin/python3", "-c", f"""
+import socket,time
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(({addr!r},{port}))
+s.settimeout(0.2); end=time.time()+{seconds}
+while time.time()<end:
+    try: d,a=s.recvfrom(2000); s.sendto(b'OK '+d,a)
+    except socket.timeout: pass
+""")
+
+
 def steady_traffic(lab, pc, ue, seconds, rate, tag):
     """The UE sends requests to the P-CSCF's server port, and the P-CSCF
     to the UE's, `rate` a second each way; returns how many were answered
     each way."""
     out = os.path.join(lab.tmp, f"{tag}.json")
-    srv_pc = lab.spawn(pc, "/usr/bin/python3", "-c", f"""
-import socket,time
-s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(({dt.PC4!r},{dt.PC_PORTS[1]}))
-s.settimeout(0.2); end=time.time()+{seconds}+2
-while time.time()<end:
-    try: d,a=s.recvfrom(2000); s.sendto(b'OK '+d,a)
-    except socket.timeout: pass
-""")
-    srv_ue = lab.spawn(ue, "/usr/bin/python3", "-c", f"""
-import socket,time
-s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(({dt.UE4!r},{dt.UE_PORTS[1]}))
-s.settimeout(0.2); end=time.time()+{seconds}+2
-while time.time()<end:
-    try: d,a=s.recvfrom(2000); s.sendto(b'OK '+d,a)
-    except socket.timeout: pass
-""")
+    srv_pc = echo_server(lab, pc, dt.PC4, dt.PC_PORTS[1], seconds + 2)
+    srv_ue = echo_server(lab, ue, dt.UE4, dt.UE_PORTS[1], seconds + 2)
     time.sleep(0.3)
     client = f"""
 import socket,sys,time
@@ -178,4 +177,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    netns.run_main(main)

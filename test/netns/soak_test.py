@@ -292,10 +292,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        rc = main()
-    except Exception:
-        import traceback
-        traceback.print_exc()
-        rc = 1
-    sys.exit(1 if rc or netns.failed else 0)
+    netns.run_main(main)
