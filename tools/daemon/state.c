@@ -265,6 +265,19 @@ fail:
 }
 
 /* The new reservations are durable before any SA is back in the engine. */
+/* Ends a transaction of the periodic kind: rows of expired SAs go with
+ * it, so that a restart never brings one back. */
+static int commit_pruned(struct state *st)
+{
+	sqlite3_stmt *s = stmt(st, ST_EXPIRE);
+	sqlite3_bind_int64(s, 1, wall_s());
+	if (run(s) || exec(st, "COMMIT")) {
+		exec(st, "ROLLBACK");
+		return -1;
+	}
+	return 0;
+}
+
 static int save_resumed_limits(struct state *st, const struct restored_sa *v, size_t n)
 {
 	if (begin(st, true))
@@ -278,13 +291,7 @@ static int save_resumed_limits(struct state *st, const struct restored_sa *v, si
 			return -1;
 		}
 	}
-	sqlite3_stmt *s = stmt(st, ST_EXPIRE);
-	sqlite3_bind_int64(s, 1, wall_s());
-	if (run(s) || exec(st, "COMMIT")) {
-		exec(st, "ROLLBACK");
-		return -1;
-	}
-	return 0;
+	return commit_pruned(st);
 }
 
 static void mark_saved_top(struct esp_engine *e, const struct esp_sa_params *p, uint32_t top)
@@ -509,13 +516,7 @@ static int save(struct state *st, const struct changes *c)
 			return -1;
 		}
 	}
-	sqlite3_stmt *s = stmt(st, ST_EXPIRE);
-	sqlite3_bind_int64(s, 1, wall_s());
-	if (run(s) || exec(st, "COMMIT")) {
-		exec(st, "ROLLBACK");
-		return -1;
-	}
-	return 0;
+	return commit_pruned(st);
 }
 
 /* Only once durable: the engine may use the new block, and the mark counts
