@@ -12,12 +12,6 @@ void esp_addr_set(struct esp_addr *a, int family, const uint8_t *raw)
 	memcpy(a->bytes, raw, family == AF_INET ? 4 : 16);
 }
 
-bool esp_addr_equal(const struct esp_addr *a, const struct esp_addr *b)
-{
-	return a->family == b->family &&
-	       memcmp(a->bytes, b->bytes, esp_addr_len(a)) == 0;
-}
-
 bool esp_addr_in_prefix(const struct esp_addr *a, const struct esp_addr *net,
 			unsigned plen)
 {

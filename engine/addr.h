@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 /* An address of either family, network byte order; IPv4 uses bytes[0..3]
@@ -29,7 +30,17 @@ static inline unsigned esp_addr_bits(const struct esp_addr *a)
 /* Fills @a from @len raw bytes (4 or 16). */
 void esp_addr_set(struct esp_addr *a, int family, const uint8_t *raw);
 
-bool esp_addr_equal(const struct esp_addr *a, const struct esp_addr *b);
+/* Compares all 16 bytes, as the hash tables hash them: an IPv4 address's
+ * unused bytes are zero (above). Inline and branch-light: the outbound
+ * lookup cache compares two addresses per packet. */
+static inline bool esp_addr_equal(const struct esp_addr *a, const struct esp_addr *b)
+{
+	uint64_t x[2], y[2];
+
+	memcpy(x, a->bytes, sizeof(x));
+	memcpy(y, b->bytes, sizeof(y));
+	return a->family == b->family && ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
 
 /* True when the first @plen bits of @a and @net agree (same family). */
 bool esp_addr_in_prefix(const struct esp_addr *a, const struct esp_addr *net,
