@@ -127,6 +127,28 @@ void esp_batch_decrypt(struct esp_batch *bt, struct esp_open_op *ops, unsigned n
 		ops[i].status = esp_decrypt_openssl(ops[i].sa, ops[i].esp, ops[i].ct_len);
 }
 
+void esp_batch_prefetch(const struct esp_batch *bt, const struct esp_sa *sa,
+			bool outbound)
+{
+#ifdef ESPNAT_HAVE_IPSEC_MB
+	if (bt && bt->kind == ESP_BACKEND_IPSEC_MB) {
+		const void *k = __atomic_load_n(&sa->batch_keys, __ATOMIC_ACQUIRE);
+		if (k) {
+			esp_mb_keys_prefetch(k, outbound);
+			return;
+		}
+	}
+#else
+	(void)bt;
+#endif
+	/* OpenSSL's context is opaque: its first lines at least */
+	const EVP_CIPHER_CTX *ctx = outbound ? sa->encrypt.ctx : sa->decrypt.ctx;
+	if (ctx) {
+		__builtin_prefetch(ctx);
+		__builtin_prefetch((const char *)ctx + 64);
+	}
+}
+
 void esp_batch_sa_release(struct esp_sa *sa)
 {
 #ifdef ESPNAT_HAVE_IPSEC_MB

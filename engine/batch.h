@@ -11,6 +11,7 @@
 #ifndef ESPNAT_BATCH_H
 #define ESPNAT_BATCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct esp_sa;
@@ -83,6 +84,11 @@ int esp_decrypt_openssl(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len);
  * does, and the fallback for what another backend does not cover. */
 int esp_seal_openssl(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len);
 
+/* Prefetches the key state sealing (@outbound) or opening a packet of
+ * @sa will read: the cipher context, or the backend's key schedules. */
+void esp_batch_prefetch(const struct esp_batch *bt, const struct esp_sa *sa,
+			bool outbound);
+
 /* Wipes and frees the key schedules a backend attached to @sa. */
 void esp_batch_sa_release(struct esp_sa *sa);
 
@@ -95,6 +101,7 @@ void esp_mb_seal(void *mb, struct esp_seal_op *ops, unsigned n);
 void esp_mb_mac(void *mb, struct esp_open_op *ops, unsigned n);
 void esp_mb_decrypt(void *mb, struct esp_open_op *ops, unsigned n);
 void esp_mb_keys_free(void *keys);
+void esp_mb_keys_prefetch(const void *keys, bool outbound);
 #endif
 
 #endif

@@ -516,6 +516,76 @@ enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
 /* Up to this many packets are sealed in one backend call. */
 #define BURST_CHUNK 64
 
+/* Spread over many SAs, every packet of a burst finds its SA, and the
+ * SA's keys, out of cache; found one after the other, each waits for
+ * several misses in a row (bucket, SA, keys). So when the last chunk's
+ * lookups mostly missed the worker's one-entry cache, the memory of the
+ * whole chunk is requested first, stage by stage, each stage reading
+ * only what the one before asked for: the chunk's misses overlap. It
+ * only prefetches: what the packets become is decided afterwards, as
+ * without it. */
+static void warm_chunk(struct esp_worker *w, struct esp_sad_probe *pr, unsigned n,
+		       bool outbound)
+{
+	const struct esp_sad *sad = w->engine->sad;
+	struct esp_sa *sa[BURST_CHUNK];
+
+	/* to the first node, then past one with another hash: most chains
+	 * hold one or two */
+	for (int step = 0; step < 3; step++)
+		for (unsigned i = 0; i < n; i++)
+			sa[i] = esp_sad_probe_step(sad, &pr[i]);
+	bool hmac = esp_batch_kind(w->batch) == ESP_BACKEND_OPENSSL;
+	for (unsigned i = 0; i < n; i++)
+		if (sa[i])
+			esp_sa_prefetch(sa[i], hmac);
+	for (unsigned i = 0; i < n; i++)
+		if (sa[i])
+			esp_batch_prefetch(w->batch, sa[i], outbound);
+}
+
+static void warm_out(struct esp_worker *w, struct pkt *const *pkts, unsigned n)
+{
+	struct esp_sad_probe pr[BURST_CHUNK];
+
+	for (unsigned i = 0; i < n; i++) {
+		struct ip_view v;
+		struct esp_flow f;
+		pr[i].live = false;
+		if (ip_parse(pkt_data(pkts[i]), pkts[i]->len, &v) == 0) {
+			ip_flow(&v, &f);
+			esp_sad_probe_out(w->engine->sad, &f, &pr[i]);
+		}
+	}
+	warm_chunk(w, pr, n, true);
+}
+
+/* The same for arriving ESP, by (SPI, destination); what is not ESP (or
+ * is malformed) is left to route() to judge. */
+static void warm_in(struct esp_worker *w, struct pkt *const *pkts, unsigned n)
+{
+	struct esp_sad_probe pr[BURST_CHUNK];
+
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *d = pkt_data(pkts[i]);
+		struct ip_view v;
+		uint32_t esp = 0;
+		pr[i].live = false;
+		if (ip_parse(d, pkts[i]->len, &v) || v.fragment)
+			continue;
+		if (v.proto == IPPROTO_NUM_ESP)
+			esp = v.l4_off;
+		else if (v.proto == IPPROTO_NUM_UDP && v.dport == ESP_ENCAP_PORT)
+			esp = v.l4_off + UDP_HDR_LEN;
+		if (!esp || esp + 8 > v.len)
+			continue;
+		uint32_t spi = get_be32(d + esp);
+		if (spi)	/* 0: the non-ESP marker (IKE) */
+			esp_sad_probe_in(w->engine->sad, spi, &v.dst, &pr[i]);
+	}
+	warm_chunk(w, pr, n, false);
+}
+
 /* Outbound (or mixed) bursts: every packet in order up to its sealing
  * (lookups, drops, inbound packets and their side effects as esp_process()
  * would have them), then all the sealing at once, then the packets
@@ -526,7 +596,10 @@ static void seal_chunk(struct esp_worker *w, struct pkt *const *pkts,
 	struct esp_encap_plan plans[BURST_CHUNK];
 	struct esp_seal_op ops[BURST_CHUNK];
 	unsigned which[BURST_CHUNK], nops = 0;
+	uint64_t misses = w->last_out.misses;
 
+	if (w->cold)
+		warm_out(w, pkts, n);
 	for (unsigned i = 0; i < n; i++) {
 		struct ip_view v;
 		enum esp_verdict verdict;
@@ -538,6 +611,7 @@ static void seal_chunk(struct esp_worker *w, struct pkt *const *pkts,
 						  .ct_len = plans[nops].ct_len };
 		which[nops++] = i;
 	}
+	w->cold = (w->last_out.misses - misses) * 2 > n;
 	if (!nops)
 		return;
 	esp_batch_seal(w->batch, ops, nops);
@@ -578,8 +652,10 @@ static void open_chunk(struct esp_worker *w, struct pkt *const *pkts,
 {
 	struct esp_decap_plan plans[BURST_CHUNK];
 	struct esp_open_op ops[BURST_CHUNK], macs[BURST_CHUNK];
-	unsigned which[BURST_CHUNK], nops = 0, nmacs = 0;
+	unsigned which[BURST_CHUNK], nops = 0, nmacs = 0, switches = 0;
 
+	if (w->cold_in)
+		warm_in(w, pkts, n);
 	for (unsigned i = 0; i < n; i++) {
 		struct ip_view v;
 		enum esp_verdict verdict;
@@ -588,12 +664,16 @@ static void open_chunk(struct esp_worker *w, struct pkt *const *pkts,
 			  &verdict) != ROUTED_DECAP)
 			continue;
 		struct esp_decap_plan *pl = &plans[nops];
+		switches += nops == 0 || pl->sa != plans[nops - 1].sa;
 		ops[nops] = (struct esp_open_op){ .sa = pl->sa, .esp = pl->esp,
 						  .ct_len = pl->ct_len, .mac = pl->mac };
 		if (pl->sa->p.auth != ESP_AUTH_NONE)
 			macs[nmacs++] = ops[nops];
 		which[nops++] = i;
 	}
+	/* no cache to ask inbound: packets of one SA come in runs, of many
+	 * SAs mixed */
+	w->cold_in = switches * 2 > n;
 	if (!nops)
 		return;
 	esp_batch_mac(w->batch, macs, nmacs);

@@ -18,6 +18,10 @@ struct esp_worker {
 	struct esp_sad_cache last_out;
 	uint64_t now_ms;
 	struct esp_batch *batch;	/* crypto backend of bursts; NULL: OpenSSL */
+	/* the last chunk's packets mostly went to SAs other than the one
+	 * before (outbound: the cached one): the next is warmed, engine.c */
+	bool cold;
+	bool cold_in;
 };
 
 struct esp_engine {

@@ -74,34 +74,40 @@ struct esp_sa_stats {
 
 struct encap_group;
 
+/* Laid out for a packet's cache misses: after the parameters (whose
+ * first line and third hold what framing reads), everything a packet of
+ * either direction touches comes in the next lines, the HMAC states (not
+ * read by the multi-buffer backend) after them, the statistics and the
+ * bookkeeping of control operations last. esp_sa_prefetch() asks for
+ * those hot lines only. */
 struct esp_sa {
 	struct esp_sa_params p;
-	struct esp_cipher encrypt;	/* outbound use; no context for dir in */
-	struct esp_cipher decrypt;	/* inbound use; no context for dir out */
-	struct esp_hmac hmac;		/* read-only once keyed */
 	/* Workers share an SA: the lock covers the cipher contexts (whose
 	 * chain changes per packet), the replay window, seq_out and the sent_
 	 * counters; the inbound stats are atomic counters. All are read
 	 * without it (relaxed loads). */
 	struct spinlock lock;
-	struct esp_replay replay;
+	uint32_t sel_sig;		/* selector class, see sad.c */
+	struct hnode sel_node;		/* outbound selector index */
+	struct hnode id_node;		/* (SPI, dst) index */
 	uint64_t seq_out;		/* last sequence number sent */
 	uint64_t seq_limit;		/* the last it may send: ESP_SEQ_MAX, or
 					 * as far as durable state reserved */
 	uint64_t sent_packets, sent_bytes;
-	uint32_t saved_top;		/* durable state's bookkeeping: the
-					 * inbound mark it last saved */
-	uint64_t expires_ms;		/* engine time; 0 = never */
-	struct esp_sa_stats stats;
 	struct encap_group *group;	/* registration, from p.reqid; NULL without */
 	/* Key schedules a batch backend made for this SA on first use
 	 * (batch_ipsecmb.c); set once under the lock, NULL until then. */
 	void *batch_keys;
+	struct esp_cipher encrypt;	/* outbound use; no context for dir in */
+	struct esp_cipher decrypt;	/* inbound use; no context for dir out */
+	struct esp_replay replay;
+	uint64_t expires_ms;		/* engine time; 0 = never */
+	struct esp_hmac hmac;		/* read-only once keyed */
+	struct esp_sa_stats stats;
+	uint32_t saved_top;		/* durable state's bookkeeping: the
+					 * inbound mark it last saved */
 
 	/* SAD bookkeeping */
-	struct hnode id_node;		/* (SPI, dst) index */
-	struct hnode sel_node;		/* outbound selector index */
-	uint32_t sel_sig;		/* selector class, see sad.c */
 	struct esp_sa *all_prev;	/* every SA, in the order added */
 	struct esp_sa *all_next;
 	struct esp_sa *group_next;	/* members of the same group */
@@ -125,6 +131,24 @@ static inline bool esp_sa_is_inbound(const struct esp_sa *sa)
 static inline bool esp_sa_is_outbound(const struct esp_sa *sa)
 {
 	return sa->p.dir != ESP_DIR_IN;
+}
+
+/* Requests the lines of @sa a packet reads (a burst over many SAs asks
+ * for all of its SAs before touching any, engine.c): the parameters'
+ * first line (addresses, SPI, algorithms) and third (encapsulation), the
+ * running state up to the replay window, and with OpenSSL's way the HMAC
+ * states. */
+static inline void esp_sa_prefetch(const struct esp_sa *sa, bool hmac)
+{
+	const char *base = (const char *)sa;
+
+	__builtin_prefetch(base);
+	for (size_t off = offsetof(struct esp_sa, p.encap);
+	     off < offsetof(struct esp_sa, expires_ms) + sizeof(sa->expires_ms); off += 64)
+		__builtin_prefetch(base + off);
+	if (hmac)
+		for (size_t off = 0; off < sizeof(sa->hmac); off += 64)
+			__builtin_prefetch((const char *)&sa->hmac + off);
 }
 
 /* A consistent-enough copy of @sa's counters for display. */

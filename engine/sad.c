@@ -251,46 +251,124 @@ struct esp_sa *esp_sad_lookup_in(const struct esp_sad *sad, uint32_t spi,
 	return sa && esp_sa_is_inbound(sa) ? sa : NULL;
 }
 
+/* @f's key in class @sig: its fields masked to what the class selects. */
+struct class_key {
+	struct esp_addr src, dst;
+	uint8_t proto;
+	uint16_t sport, dport;
+	uint32_t hash;
+};
+
+static void class_key(const struct esp_sad *sad, uint32_t sig,
+		      const struct esp_flow *f, struct class_key *k)
+{
+	k->src = f->src;
+	k->dst = f->dst;
+	k->proto = sig & SIG_PROTO ? f->proto : 0;
+	k->sport = sig & SIG_SPORT ? f->sport : 0;
+	k->dport = sig & SIG_DPORT ? f->dport : 0;
+	esp_addr_mask(&k->src, sig & 0xff);
+	esp_addr_mask(&k->dst, (sig >> 8) & 0xff);
+	k->hash = sel_hash(sad, sig, &k->src, &k->dst, k->proto, k->sport, k->dport);
+}
+
 static struct esp_sa *lookup_class(const struct esp_sad *sad, uint32_t sig,
 				   const struct esp_flow *f)
 {
-	struct esp_addr src = f->src, dst = f->dst;
-	uint8_t proto = sig & SIG_PROTO ? f->proto : 0;
-	uint16_t sport = sig & SIG_SPORT ? f->sport : 0;
-	uint16_t dport = sig & SIG_DPORT ? f->dport : 0;
+	struct class_key k;
 
-	esp_addr_mask(&src, sig & 0xff);
-	esp_addr_mask(&dst, (sig >> 8) & 0xff);
-	uint32_t h = sel_hash(sad, sig, &src, &dst, proto, sport, dport);
-	for (struct hnode *n = htable_chain(&sad->sel, h); n; n = n->next) {
+	class_key(sad, sig, f, &k);
+	for (struct hnode *n = htable_chain(&sad->sel, k.hash); n; n = n->next) {
 		struct esp_sa *sa = container_of(n, struct esp_sa, sel_node);
 		const struct esp_selector *s = &sa->p.sel;
-		if (n->hash == h && sa->sel_sig == sig &&
-		    esp_addr_equal(&s->src, &src) && esp_addr_equal(&s->dst, &dst) &&
-		    s->proto == proto && s->sport == sport && s->dport == dport)
+		if (n->hash == k.hash && sa->sel_sig == sig &&
+		    esp_addr_equal(&s->src, &k.src) && esp_addr_equal(&s->dst, &k.dst) &&
+		    s->proto == k.proto && s->sport == k.sport && s->dport == k.dport)
 			return sa;
 	}
 	return NULL;
 }
 
-struct esp_sa *esp_sad_lookup_out(const struct esp_sad *sad,
-				  const struct esp_flow *f)
+/* Whether class @sig can hold a packet of flow @f. */
+static bool class_applies(uint32_t sig, const struct esp_flow *f)
 {
 	uint32_t fam = f->src.family == AF_INET6 ? SIG_V6 : 0;
 
+	if ((sig & SIG_V6) != fam)
+		return false;
+	/* a later fragment shows no ports: only port-free selectors can
+	 * claim it (the engine refuses protected fragments) */
+	return !((sig & (SIG_SPORT | SIG_DPORT)) && f->sport == 0 && f->dport == 0);
+}
+
+struct esp_sa *esp_sad_lookup_out(const struct esp_sad *sad,
+				  const struct esp_flow *f)
+{
 	for (size_t i = 0; i < sad->nclasses; i++) {
 		uint32_t sig = sad->classes[i].sig;
-		if ((sig & SIG_V6) != fam)
-			continue;
-		/* a later fragment shows no ports: only port-free selectors
-		 * can claim it (the engine refuses protected fragments) */
-		if ((sig & (SIG_SPORT | SIG_DPORT)) && f->sport == 0 && f->dport == 0)
+		if (!class_applies(sig, f))
 			continue;
 		struct esp_sa *sa = lookup_class(sad, sig, f);
 		if (sa)
 			return sa;
 	}
 	return NULL;
+}
+
+void esp_sad_probe_out(const struct esp_sad *sad, const struct esp_flow *f,
+		       struct esp_sad_probe *pr)
+{
+	struct class_key k;
+
+	pr->live = false;
+	pr->inbound = false;
+	pr->node = NULL;
+	for (size_t i = 0; i < sad->nclasses; i++) {
+		uint32_t sig = sad->classes[i].sig;
+		if (!class_applies(sig, f))
+			continue;
+		class_key(sad, sig, f, &k);
+		pr->hash = k.hash;
+		pr->live = true;
+		__builtin_prefetch(&sad->sel.b[k.hash & sad->sel.mask]);
+		return;
+	}
+}
+
+void esp_sad_probe_in(const struct esp_sad *sad, uint32_t spi,
+		      const struct esp_addr *dst, struct esp_sad_probe *pr)
+{
+	pr->hash = id_hash(sad, spi, dst);
+	pr->live = true;
+	pr->inbound = true;
+	pr->node = NULL;
+	__builtin_prefetch(&sad->id.b[pr->hash & sad->id.mask]);
+}
+
+struct esp_sa *esp_sad_probe_step(const struct esp_sad *sad, struct esp_sad_probe *pr)
+{
+	if (!pr->live)
+		return NULL;
+	const struct hnode *n = pr->node;
+	if (!n)
+		n = htable_chain(pr->inbound ? &sad->id : &sad->sel, pr->hash);
+	else if (n->hash != pr->hash)
+		n = n->next;
+	pr->node = n;
+	if (!n) {
+		pr->live = false;
+		return NULL;
+	}
+	__builtin_prefetch(n);
+	if (pr->inbound) {
+		struct esp_sa *sa = container_of(n, struct esp_sa, id_node);
+		__builtin_prefetch(sa);		/* SPI and dst */
+		return sa;
+	}
+	struct esp_sa *sa = container_of(n, struct esp_sa, sel_node);
+	__builtin_prefetch(&sa->p.sel);
+	__builtin_prefetch((const char *)&sa->p.sel + sizeof(sa->p.sel) - 1);
+	return sa;
 }
 
 static bool same_flow(const struct esp_flow *a, const struct esp_flow *b)
@@ -305,6 +383,7 @@ struct esp_sa *esp_sad_lookup_out_cached(const struct esp_sad *sad,
 	if (c->valid && c->generation == sad->generation && same_flow(&c->flow, f))
 		return c->sa;
 	c->sa = esp_sad_lookup_out(sad, f);
+	c->misses++;
 	c->flow = *f;
 	c->generation = sad->generation;
 	c->valid = true;

@@ -45,12 +45,42 @@ struct esp_sad_cache {
 	uint64_t generation;
 	struct esp_flow flow;
 	struct esp_sa *sa;
+	uint64_t misses;	/* lookups it could not spare */
 };
 
 /* esp_sad_lookup_out() through @c; the caller holds the SAD (as workers
  * do, shared) for as long as it uses the SA. */
 struct esp_sa *esp_sad_lookup_out_cached(const struct esp_sad *sad,
 					 struct esp_sad_cache *c, const struct esp_flow *f);
+
+/* A burst over many SAs finds each packet's SA cold: a lookup waits for
+ * the bucket, then for the SA, one miss after the other, packet after
+ * packet. These two steps only request that memory (prefetches, no
+ * effect on results), so that a caller can issue them for a whole burst
+ * first and let the misses of all its lookups overlap; the lookups then
+ * find the memory in cache. */
+struct esp_sad_probe {
+	uint32_t hash;		/* of the key in the index it probes */
+	bool live;		/* false: nothing (more) to follow */
+	bool inbound;		/* the (SPI, dst) index, not the selectors' */
+	const struct hnode *node;	/* how far along its chain */
+};
+
+/* Hashes (@spi, @dst) and prefetches the bucket of the inbound index. */
+void esp_sad_probe_in(const struct esp_sad *sad, uint32_t spi,
+		      const struct esp_addr *dst, struct esp_sad_probe *pr);
+
+/* Hashes @f for the most specific selector class that could hold it and
+ * prefetches that hash's bucket. */
+void esp_sad_probe_out(const struct esp_sad *sad, const struct esp_flow *f,
+		       struct esp_sad_probe *pr);
+
+/* One step along the chain: from the bucket (which the last step asked
+ * for) to its first node, or, while the node in hand has another hash,
+ * to the next; prefetches the node reached and its SA's key (selector, or
+ * SPI and destination). Returns
+ * that SA, the likely result of the lookup, or NULL. */
+struct esp_sa *esp_sad_probe_step(const struct esp_sad *sad, struct esp_sad_probe *pr);
 
 size_t esp_sad_count(const struct esp_sad *sad);
 

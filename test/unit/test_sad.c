@@ -114,10 +114,84 @@ static void test_many(void)
 	esp_engine_free(e);
 }
 
+/* Steps a probe until its node's hash matches or its chain ends (no
+ * more than the chain is long). */
+static struct esp_sa *probe_to_end(struct esp_sad *sad, struct esp_sad_probe *pr)
+{
+	struct esp_sa *sa = NULL;
+
+	for (int step = 0; step < 64 && pr->live; step++) {
+		sa = esp_sad_probe_step(sad, pr);
+		if (pr->node && pr->node->hash == pr->hash)
+			break;
+	}
+	return pr->live ? sa : NULL;
+}
+
+/* The burst path's probes (engine.c warms its chunks with them) reach
+ * the SA the lookup returns, in and out, for every one of many SAs (so
+ * over chains of several nodes), and change nothing: they only read. */
+static void test_probes(void)
+{
+	struct esp_engine *e = esp_engine_new();
+	struct esp_sad *sad = esp_engine_sad(e);
+	char line[512], dst[32];
+	const int n = 5000;
+	int in_same = 0, out_same = 0, absent_null = 0, live_steps = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(line, sizeof(line),
+			 "src 10.0.0.1 dst 10.%d.%d.2 proto esp spi %d " KEY
+			 " sel src 172.16.0.1 dst 10.%d.%d.9 proto udp dir out",
+			 i / 250, i % 250, 7000 + i, i / 250, i % 250);
+		add_sa(e, line);
+	}
+	size_t count = esp_sad_count(sad);
+	for (int i = 0; i < n; i++) {
+		struct esp_sad_probe pr;
+		struct esp_addr a;
+		snprintf(dst, sizeof(dst), "10.%d.%d.2", i / 250, i % 250);
+		esp_addr_parse(dst, &a);
+		esp_sad_probe_in(sad, (uint32_t)(7000 + i), &a, &pr);
+		struct esp_sa *want = esp_sad_find(sad, (uint32_t)(7000 + i), &a);
+		in_same += want && probe_to_end(sad, &pr) == want;
+
+		snprintf(dst, sizeof(dst), "10.%d.%d.9", i / 250, i % 250);
+		struct esp_flow f = flow("172.16.0.1", dst, 17, 5060, 5060);
+		esp_sad_probe_out(sad, &f, &pr);
+		live_steps += pr.live;
+		want = esp_sad_lookup_out(sad, &f);
+		out_same += want && want->p.spi == (uint32_t)(7000 + i) &&
+			    probe_to_end(sad, &pr) == want;
+
+		/* a flow no selector holds: the probe ends on nothing or on
+		 * another key's SA, never the cause of a lookup result */
+		f = flow("172.16.0.2", dst, 17, 5060, 5060);
+		esp_sad_probe_out(sad, &f, &pr);
+		struct esp_sa *got = probe_to_end(sad, &pr);
+		absent_null += esp_sad_lookup_out(sad, &f) == NULL &&
+			       (!got || esp_selector_match(&got->p.sel, &f) == false);
+	}
+	CHECK_EQ(in_same, n);
+	CHECK_EQ(out_same, n);
+	CHECK_EQ(live_steps, n);
+	CHECK_EQ(absent_null, n);
+	CHECK_EQ(esp_sad_count(sad), count);
+
+	/* an IPv6 flow with only IPv4 selectors: no class applies */
+	struct esp_sad_probe pr;
+	struct esp_flow f6 = flow("2001:db8::1", "2001:db8::2", 17, 5060, 5060);
+	esp_sad_probe_out(sad, &f6, &pr);
+	CHECK(!pr.live);
+	CHECK(esp_sad_probe_step(sad, &pr) == NULL);
+	esp_engine_free(e);
+}
+
 int main(void)
 {
 	test_specificity();
 	test_ipv6_prefixes();
 	test_many();
+	test_probes();
 	return check_done("test_sad");
 }
