@@ -123,6 +123,40 @@ static void sa_line(char *buf, size_t len, const struct combo *c, const struct s
 		 s->inner_src, s->inner_dst, sa_port[k], dir);
 }
 
+/* SAs no test packet uses, added to every lane when nonzero: past the
+ * engine's WARM_SAS (2048) SAs, the burst lanes warm each chunk whose
+ * packets went to different SAs (engine.c), and must still give what the
+ * per-packet lane gives. */
+static unsigned fillers;
+
+/* With fillers, only some algorithms: AES-128 with SHA-1, 3DES with MD5,
+ * AES without integrity. */
+static bool combo_skipped(size_t ci)
+{
+	return fillers && ci != 2 && ci != 9 && ci != 10;
+}
+
+static void add_fillers(struct lane *l, const struct combo *c, const char *dir)
+{
+	char line[512], err[ESP_SAFILE_ERRLEN];
+	const char *why;
+
+	unsigned added = 0;
+
+	for (unsigned k = 0; k < fillers; k++) {
+		struct esp_sa_params p;
+		snprintf(line, sizeof(line),
+			 "src 198.51.100.1 dst 198.51.100.2 proto esp spi %u %s %s "
+			 "sel src 198.18.%u.%u dst 198.19.0.1 dir %s",
+			 0x100000 + k, c->auth, c->enc, k / 250, k % 250, dir);
+		if (esp_safile_parse_line(line, &p, err, sizeof(err)) != 1)
+			continue;
+		added += esp_engine_add_sa(l->e, &p, &why) == 0;
+		esp_sa_params_wipe(&p);
+	}
+	CHECK_EQ(added, fillers);
+}
+
 static void add_sas(struct lane *l, const struct combo *c, const struct shape *s,
 		    const char *dir)
 {
@@ -156,6 +190,7 @@ static bool lane_open(struct lane *l, int which, const struct combo *c,
 	l->iv.x = 0x9e3779b97f4a7c15ull;
 	esp_rng_set_source(&l->w->rng, iv_fill, &l->iv);
 	l->w->ip_id = 0x4242;	/* otherwise random per worker */
+	add_fillers(l, c, dir);
 	add_sas(l, c, s, dir);
 	if (which != LANE_MB)
 		return true;
@@ -355,6 +390,8 @@ static const unsigned burst_sizes[] = { 1, 2, 7, 32, 64, 64, 33 };
 static void test_outbound(struct burst *b)
 {
 	for (size_t ci = 0; ci < NCOMBOS; ci++) {
+		if (combo_skipped(ci))
+			continue;
 		for (size_t si = 0; si < NSHAPES; si++) {
 			struct lane lanes[LANES];
 			char what[64];
@@ -443,6 +480,8 @@ enum mutation { M_INTACT, M_FORGED, M_REPLAY, M_TRUNC, M_REPLAY_FORGED, M__COUNT
 static void test_inbound(struct burst *b)
 {
 	for (size_t ci = 0; ci < NCOMBOS; ci++) {
+		if (combo_skipped(ci))
+			continue;
 		for (size_t si = 0; si < NSHAPES; si += 3) {
 			const struct combo *c = &combos[ci];
 			const struct shape *s = &shapes[si];
@@ -594,6 +633,10 @@ int main(void)
 	test_iv_independent(b);
 	test_outbound(b);
 	test_all_sizes(b);
+	test_inbound(b);
+	/* the same among thousands of SAs: chunks warmed first */
+	fillers = 2100;
+	test_outbound(b);
 	test_inbound(b);
 	burst_free(b);
 	return check_done("test_batch");

@@ -14,7 +14,7 @@ struct bench_fixture {
 	struct esp_engine *e_in;	/* the same SAs inbound, or NULL */
 	double install_s;
 	long rss_bytes;
-	unsigned warmed;		/* backends (bits) every SA has met */
+	unsigned warmed;		/* which warm-ups ran (measure.c) */
 };
 
 #define BENCH_INNER_SRC 0xac100001u	/* 172.16.0.1 */

@@ -74,6 +74,12 @@ static uint32_t fill(struct thread *t, struct pkt *pkts, uint64_t n, uint32_t sa
 	return sa;
 }
 
+/* Which warm() a run needs: per backend, outbound SAs only or both. */
+static unsigned warm_bit(const struct bench_measure *m)
+{
+	return 1u << (m->backend * 2 + (m->op == BENCH_DECAP));
+}
+
 /* One packet through each of this thread's SAs, untimed, before a
  * backend's first run: what a backend sets up on an SA's first packet
  * (ipsec-mb's key schedules) is then measured once, not in every run
@@ -110,7 +116,7 @@ static void *engine_thread(void *arg)
 
 	for (unsigned i = 0; i < burst; i++)
 		ptrs[i] = &pkts[i];
-	bool ok = (t->f->warmed & 1u << t->m->backend) || warm(t, pkts, ptrs, res);
+	bool ok = (t->f->warmed & warm_bit(t->m)) || warm(t, pkts, ptrs, res);
 	pthread_barrier_wait(t->start);
 	if (!ok)
 		return NULL;
@@ -238,7 +244,7 @@ static int run(struct bench_fixture *f, const struct bench_measure *m, void *(*f
 	for (unsigned i = 0; i < m->threads; i++)
 		pthread_join(ids[i], NULL);
 	if (fn == engine_thread)
-		f->warmed |= 1u << m->backend;
+		f->warmed |= warm_bit(m);
 	*pps = 0;
 	rc = 0;
 	for (unsigned i = 0; i < m->threads; i++) {
