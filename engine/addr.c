@@ -19,6 +19,8 @@ bool esp_addr_in_prefix(const struct esp_addr *a, const struct esp_addr *net,
 
 	if (a->family != net->family)
 		return false;
+	if (plen >= esp_addr_bits(a))	/* host selectors, the common case */
+		return esp_addr_equal(a, net);
 	if (memcmp(a->bytes, net->bytes, whole) != 0)
 		return false;
 	if (rest == 0)

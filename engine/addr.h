@@ -69,4 +69,16 @@ struct esp_flow {
 	uint16_t dport;
 };
 
+/* The same fields as fixed words, for equality only (ip_flow_key()). */
+struct esp_flow_key {
+	uint64_t w[5];
+};
+
+static inline bool esp_flow_key_equal(const struct esp_flow_key *a,
+				      const struct esp_flow_key *b)
+{
+	return ((a->w[0] ^ b->w[0]) | (a->w[1] ^ b->w[1]) | (a->w[2] ^ b->w[2]) |
+		(a->w[3] ^ b->w[3]) | (a->w[4] ^ b->w[4])) == 0;
+}
+
 #endif

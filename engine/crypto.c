@@ -9,32 +9,22 @@
 
 #include <openssl/crypto.h>
 
-static const struct esp_enc_info enc_table[ESP_ENC__COUNT] = {
+const struct esp_enc_info esp_enc_table[ESP_ENC__COUNT] = {
 	[ESP_ENC_NULL] = { "ecb(cipher_null)", "NULL", 4, 0, { 0 } },
 	[ESP_ENC_AES_CBC] = { "cbc(aes)", "AES-CBC", 16, 16, { 16, 24, 32 } },
 	[ESP_ENC_3DES_CBC] = { "cbc(des3_ede)", "3DES-CBC", 8, 8, { 24 } },
 };
 
-static const struct esp_auth_info auth_table[ESP_AUTH__COUNT] = {
+const struct esp_auth_info esp_auth_table[ESP_AUTH__COUNT] = {
 	[ESP_AUTH_NONE] = { "none", "none", 0, 0, 0 },
 	[ESP_AUTH_HMAC_MD5_96] = { "hmac(md5)", "HMAC-MD5-96", 16, 12, 16 },
 	[ESP_AUTH_HMAC_SHA1_96] = { "hmac(sha1)", "HMAC-SHA-1-96", 20, 12, 20 },
 };
 
-const struct esp_enc_info *esp_enc_info(enum esp_enc alg)
-{
-	return &enc_table[alg];
-}
-
-const struct esp_auth_info *esp_auth_info(enum esp_auth alg)
-{
-	return &auth_table[alg];
-}
-
 int esp_enc_by_xfrm_name(const char *name)
 {
 	for (int i = 0; i < ESP_ENC__COUNT; i++)
-		if (strcmp(name, enc_table[i].xfrm_name) == 0)
+		if (strcmp(name, esp_enc_table[i].xfrm_name) == 0)
 			return i;
 	/* iproute2 also takes the short names */
 	if (strcmp(name, "aes") == 0)
@@ -49,7 +39,7 @@ int esp_enc_by_xfrm_name(const char *name)
 int esp_auth_by_xfrm_name(const char *name)
 {
 	for (int i = ESP_AUTH_HMAC_MD5_96; i < ESP_AUTH__COUNT; i++)
-		if (strcmp(name, auth_table[i].xfrm_name) == 0)
+		if (strcmp(name, esp_auth_table[i].xfrm_name) == 0)
 			return i;
 	if (strcmp(name, "md5") == 0)
 		return ESP_AUTH_HMAC_MD5_96;
@@ -60,7 +50,7 @@ int esp_auth_by_xfrm_name(const char *name)
 
 bool esp_enc_key_len_ok(enum esp_enc alg, size_t len)
 {
-	const struct esp_enc_info *i = &enc_table[alg];
+	const struct esp_enc_info *i = &esp_enc_table[alg];
 
 	if (alg == ESP_ENC_NULL)
 		return len == 0;

@@ -48,8 +48,19 @@ struct esp_auth_info {
 	uint8_t digest_len;
 };
 
-const struct esp_enc_info *esp_enc_info(enum esp_enc alg);
-const struct esp_auth_info *esp_auth_info(enum esp_auth alg);
+/* Inline: every packet looks its SA's algorithms up. */
+extern const struct esp_enc_info esp_enc_table[ESP_ENC__COUNT];
+extern const struct esp_auth_info esp_auth_table[ESP_AUTH__COUNT];
+
+static inline const struct esp_enc_info *esp_enc_info(enum esp_enc alg)
+{
+	return &esp_enc_table[alg];
+}
+
+static inline const struct esp_auth_info *esp_auth_info(enum esp_auth alg)
+{
+	return &esp_auth_table[alg];
+}
 
 /* Finds an algorithm by its `ip xfrm` name; -1 when unknown. */
 int esp_enc_by_xfrm_name(const char *name);

@@ -477,8 +477,13 @@ static enum routed route(struct esp_worker *w, struct pkt *p, enum esp_hint hint
 		return ROUTED_DONE;
 	}
 
-	ip_flow(v, &f);
-	struct esp_sa *sa = esp_sad_lookup_out_cached(w->engine->sad, &w->last_out, &f);
+	struct esp_flow_key key;
+	struct esp_sa *sa;
+	ip_flow_key(pkt_data(p), v, &key);
+	if (!esp_sad_cache_get(w->engine->sad, &w->last_out, &key, &sa)) {
+		ip_flow(v, &f);
+		sa = esp_sad_lookup_out_cached(w->engine->sad, &w->last_out, &key, &f);
+	}
 	if (!sa && hint == ESP_HINT_PROTECT)
 		*verdict = esp_drop(w, r, NULL, ESP_DROP_UNPROTECTED);
 	else if (!sa)
@@ -638,10 +643,12 @@ static unsigned open_survivors(struct esp_worker *w, struct esp_decap_plan *plan
 		if (esp_decap_accept(w, &plans[k], ops[k].status, &r[which[k]]) !=
 		    ESP_VERDICT_DECAP)
 			continue;
-		plans[kept] = plans[k];
-		which[kept] = which[k];
-		ops[kept] = ops[k];
-		ops[kept].mac = plans[kept].mac;
+		if (kept != k) {	/* a plan is ~100 bytes: copied only to close a gap */
+			plans[kept] = plans[k];
+			which[kept] = which[k];
+			ops[kept] = ops[k];
+			ops[kept].mac = plans[kept].mac;
+		}
 		kept++;
 	}
 	return kept;

@@ -54,11 +54,14 @@ static int64_t seal(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len, uint32_t p
 	return seq;
 }
 
-/* RFC 4303 2.4: pad to the cipher block (at least 4 bytes) with 1, 2, 3 ... */
+/* RFC 4303 2.4: pad to the cipher block (at least 4 bytes) with 1, 2, 3 ...
+ * The least padding that aligns is less than a block (at most 16 bytes). */
 static void write_trailer(uint8_t *end, uint32_t padlen, uint8_t next_header)
 {
-	for (uint32_t i = 0; i < padlen; i++)
-		end[i] = (uint8_t)(i + 1);
+	static const uint8_t pattern[ESP_MAX_BLOCK] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+							11, 12, 13, 14, 15, 16 };
+
+	memcpy(end, pattern, padlen);
 	end[padlen] = (uint8_t)padlen;
 	end[padlen + 1] = next_header;
 }
@@ -79,9 +82,10 @@ static void write_outer_ipv4(uint8_t *ip, const struct esp_sa *sa,
 	/* summed from the values, not read back: a load of what these narrow
 	 * stores just wrote cannot be forwarded and stalls (it cost as much
 	 * as the rest of the framing) */
+	uint32_t src = get_be32(sa->p.src.bytes), dst = get_be32(sa->p.dst.bytes);
 	uint32_t sum = (0x45u << 8 | tclass) + total + id +
-		       ((uint32_t)OUTER_TTL << 8 | proto);
-	sum = csum_add(csum_add(sum, sa->p.src.bytes, 4), sa->p.dst.bytes, 4);
+		       ((uint32_t)OUTER_TTL << 8 | proto) +
+		       (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff);
 	put_be16(ip + 10, csum_fold(sum));
 }
 
@@ -138,7 +142,8 @@ static enum esp_verdict encap_prepare(struct esp_worker *w, struct esp_sa *sa,
 	}
 	plen = v->len - keep;
 
-	uint32_t padlen = (ei->block - (plen + 2) % ei->block) % ei->block;
+	/* blocks are powers of two (4, 8, 16): a mask, not two divisions */
+	uint32_t padlen = (0u - (plen + 2)) & (ei->block - 1u);
 	uint32_t ct_len = plen + padlen + 2;
 	uint32_t front = outer_ip + udp_len + esp_hdr;
 	uint32_t total = keep + front + ct_len + ai->icv_len;

@@ -156,6 +156,18 @@ void ip_flow(const struct ip_view *v, struct esp_flow *f)
 	f->dport = v->dport;
 }
 
+void ip_flow_key(const uint8_t *data, const struct ip_view *v, struct esp_flow_key *k)
+{
+	if (v->family == AF_INET) {
+		memcpy(&k->w[0], data + 12, 8);		/* source, destination */
+		k->w[1] = k->w[2] = k->w[3] = 0;
+	} else {
+		memcpy(k->w, data + 8, 32);
+	}
+	k->w[4] = (uint64_t)v->family << 40 | (uint64_t)v->proto << 32 |
+		  (uint32_t)v->sport << 16 | v->dport;
+}
+
 void ip_set_len(uint8_t *ip, uint8_t family, uint32_t total)
 {
 	if (family == AF_INET)

@@ -45,6 +45,12 @@ int ip_parse(const uint8_t *data, size_t caplen, struct ip_view *v);
 /* The selector-matching key of a parsed packet. */
 void ip_flow(const struct ip_view *v, struct esp_flow *f);
 
+/* The same key as words for comparing, read from the packet @data that
+ * @v describes: equal keys, equal flows. Read from the packet rather than
+ * from @v because a wide load of what ip_parse()'s narrow stores just
+ * wrote cannot be forwarded and stalls. */
+void ip_flow_key(const uint8_t *data, const struct ip_view *v, struct esp_flow_key *k);
+
 /* Writes the total/payload length field of the header at @ip. */
 void ip_set_len(uint8_t *ip, uint8_t family, uint32_t total);
 

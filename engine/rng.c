@@ -36,9 +36,18 @@ int esp_rng_bytes(struct esp_rng *r, uint8_t *out, size_t n)
 			return -EIO;
 		r->pos = 0;
 	}
-	memcpy(out, r->pool + r->pos, n);
-	/* a byte is handed out once, then forgotten */
-	memset(r->pool + r->pos, 0, n);
+	uint8_t *src = r->pool + r->pos;
+	/* IVs are 16 or 8 bytes: copies of a known size, not library calls */
+	if (n == 16) {
+		memcpy(out, src, 16);
+		memset(src, 0, 16);	/* a byte is handed out once, then forgotten */
+	} else if (n == 8) {
+		memcpy(out, src, 8);
+		memset(src, 0, 8);
+	} else {
+		memcpy(out, src, n);
+		memset(src, 0, n);
+	}
 	r->pos += n;
 	return 0;
 }

@@ -371,20 +371,22 @@ struct esp_sa *esp_sad_probe_step(const struct esp_sad *sad, struct esp_sad_prob
 	return sa;
 }
 
-static bool same_flow(const struct esp_flow *a, const struct esp_flow *b)
+bool esp_sad_cache_get(const struct esp_sad *sad, const struct esp_sad_cache *c,
+		       const struct esp_flow_key *k, struct esp_sa **sa)
 {
-	return a->proto == b->proto && a->sport == b->sport && a->dport == b->dport &&
-	       esp_addr_equal(&a->src, &b->src) && esp_addr_equal(&a->dst, &b->dst);
+	if (!c->valid || c->generation != sad->generation || !esp_flow_key_equal(&c->key, k))
+		return false;
+	*sa = c->sa;
+	return true;
 }
 
-struct esp_sa *esp_sad_lookup_out_cached(const struct esp_sad *sad,
-					 struct esp_sad_cache *c, const struct esp_flow *f)
+struct esp_sa *esp_sad_lookup_out_cached(const struct esp_sad *sad, struct esp_sad_cache *c,
+					 const struct esp_flow_key *k,
+					 const struct esp_flow *f)
 {
-	if (c->valid && c->generation == sad->generation && same_flow(&c->flow, f))
-		return c->sa;
 	c->sa = esp_sad_lookup_out(sad, f);
 	c->misses++;
-	c->flow = *f;
+	c->key = *k;
 	c->generation = sad->generation;
 	c->valid = true;
 	return c->sa;

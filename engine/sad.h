@@ -43,15 +43,22 @@ struct esp_sa *esp_sad_lookup_out(const struct esp_sad *sad,
 struct esp_sad_cache {
 	bool valid;
 	uint64_t generation;
-	struct esp_flow flow;
+	struct esp_flow_key key;
 	struct esp_sa *sa;
 	uint64_t misses;	/* lookups it could not spare */
 };
 
-/* esp_sad_lookup_out() through @c; the caller holds the SAD (as workers
- * do, shared) for as long as it uses the SA. */
-struct esp_sa *esp_sad_lookup_out_cached(const struct esp_sad *sad,
-					 struct esp_sad_cache *c, const struct esp_flow *f);
+/* Whether @c holds the answer for the flow keyed @k (ip_flow_key()), the
+ * SAD unchanged since; if so, it is in *@sa. */
+bool esp_sad_cache_get(const struct esp_sad *sad, const struct esp_sad_cache *c,
+		       const struct esp_flow_key *k, struct esp_sa **sa);
+
+/* esp_sad_lookup_out() of @f, remembered in @c under @f's key @k; the
+ * caller holds the SAD (as workers do, shared) for as long as it uses the
+ * SA. */
+struct esp_sa *esp_sad_lookup_out_cached(const struct esp_sad *sad, struct esp_sad_cache *c,
+					 const struct esp_flow_key *k,
+					 const struct esp_flow *f);
 
 /* A burst over many SAs finds each packet's SA cold: a lookup waits for
  * the bucket, then for the SA, one miss after the other, packet after
