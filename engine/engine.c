@@ -519,7 +519,7 @@ enum esp_verdict esp_process(struct esp_worker *w, struct pkt *p,
 }
 
 /* Up to this many packets are sealed in one backend call. */
-#define BURST_CHUNK 64
+#define BURST_CHUNK 128
 /* Below this many packets a chunk has too few misses to overlap; up to
  * this many SAs (about 3 MB of them) they mostly stay in cache, and
  * warming only adds work (espnat bench --sizes 128: at 1,000 SAs 9 %
