@@ -233,22 +233,27 @@ static bool multicast(const uint8_t *ip, size_t len)
 	return len >= IPV4_HDR_LEN && (ip[16] & 0xf0) == 0xe0;
 }
 
-/* Sends what the engine protected: ESP-in-UDP from our port 4500 through
- * the UDP socket, plain ESP through the raw ESP socket, each with the
- * engine's outer source address and TOS, so that the kernel builds the
- * outer header and fragments it when it exceeds the link MTU. Anything
- * else (an IPv6 outer header with extension headers) goes out whole
- * through the raw injector. */
-static void send_protected(struct tun_worker *w, const uint8_t *ip, uint32_t len)
-{
+/* One protected packet as a socket message: the outer header becomes
+ * the destination, IP_PKTINFO (our source) and the TOS. */
+struct out_msg {
+	struct sockaddr_storage to;
 	union {
 		struct cmsghdr align;
 		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
 	} cbuf;
-	struct sockaddr_storage to;
-	struct msghdr mh = { .msg_name = &to, .msg_control = cbuf.buf,
-			     .msg_controllen = sizeof(cbuf.buf) };
 	struct iovec iov;
+};
+
+/* What the engine protected goes out as ESP-in-UDP from our port 4500
+ * through the UDP socket, or plain ESP through the raw ESP socket, each
+ * with the engine's outer source address and TOS, so that the kernel
+ * builds the outer header and fragments it when it exceeds the link MTU.
+ * Fills @mh (pointing into @o) and returns the socket; -1 for anything
+ * else (an IPv6 outer header with extension headers), which the caller
+ * sends whole through the raw injector. */
+static int prepare_send(struct tun_worker *w, const uint8_t *ip, uint32_t len,
+			struct out_msg *o, struct msghdr *mh)
+{
 	bool v4 = len >= IPV4_HDR_LEN && ip[0] >> 4 == 4;
 	uint32_t hl = v4 ? (uint32_t)(ip[0] & 0x0f) * 4 : IPV6_HDR_LEN;
 	uint8_t proto = v4 ? ip[9] : len >= IPV6_HDR_LEN ? ip[6] : 0;
@@ -257,8 +262,6 @@ static void send_protected(struct tun_worker *w, const uint8_t *ip, uint32_t len
 	uint32_t skip = hl;
 	uint16_t port = 0;
 
-	memset(&to, 0, sizeof(to));
-	memset(&cbuf, 0, sizeof(cbuf));
 	if (proto == IPPROTO_NUM_UDP && len >= hl + UDP_HDR_LEN && get_be16(ip + hl) == 4500) {
 		fd = w->fd[v4 ? SRC_UDP4 : SRC_UDP6];
 		port = get_be16(ip + hl + 2);
@@ -266,49 +269,102 @@ static void send_protected(struct tun_worker *w, const uint8_t *ip, uint32_t len
 	} else if (proto == IPPROTO_NUM_ESP && len > hl) {
 		fd = w->fd[v4 ? SRC_ESP4 : SRC_ESP6];
 	}
-	if (fd < 0 || len < hl) {
-		inject_packet(w->out, ip, len);
-		return;
-	}
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	if (fd < 0 || len < hl)
+		return -1;
+	memset(o, 0, sizeof(*o));
+	*mh = (struct msghdr){ .msg_name = &o->to, .msg_control = o->cbuf.buf,
+			       .msg_controllen = sizeof(o->cbuf.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(mh);
 	if (v4) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&to;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&o->to;
 		struct in_pktinfo pi = { 0 };
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(port);
 		memcpy(&s4->sin_addr, ip + 16, 4);
-		mh.msg_namelen = sizeof(*s4);
+		mh->msg_namelen = sizeof(*s4);
 		memcpy(&pi.ipi_spec_dst, ip + 12, 4);
 		*c = (struct cmsghdr){ .cmsg_level = IPPROTO_IP, .cmsg_type = IP_PKTINFO,
 				       .cmsg_len = CMSG_LEN(sizeof(pi)) };
 		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		c = CMSG_NXTHDR(&mh, c);
+		c = CMSG_NXTHDR(mh, c);
 		*c = (struct cmsghdr){ .cmsg_level = IPPROTO_IP, .cmsg_type = IP_TOS,
 				       .cmsg_len = CMSG_LEN(sizeof(int)) };
-		mh.msg_controllen = CMSG_SPACE(sizeof(pi)) + CMSG_SPACE(sizeof(int));
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi)) + CMSG_SPACE(sizeof(int));
 	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&to;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&o->to;
 		struct in6_pktinfo pi = { 0 };
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons(port);
 		memcpy(&s6->sin6_addr, ip + 24, 16);
-		mh.msg_namelen = sizeof(*s6);
+		mh->msg_namelen = sizeof(*s6);
 		memcpy(&pi.ipi6_addr, ip + 8, 16);
 		*c = (struct cmsghdr){ .cmsg_level = IPPROTO_IPV6, .cmsg_type = IPV6_PKTINFO,
 				       .cmsg_len = CMSG_LEN(sizeof(pi)) };
 		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-		c = CMSG_NXTHDR(&mh, c);
+		c = CMSG_NXTHDR(mh, c);
 		*c = (struct cmsghdr){ .cmsg_level = IPPROTO_IPV6, .cmsg_type = IPV6_TCLASS,
 				       .cmsg_len = CMSG_LEN(sizeof(int)) };
-		mh.msg_controllen = CMSG_SPACE(sizeof(pi)) + CMSG_SPACE(sizeof(int));
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi)) + CMSG_SPACE(sizeof(int));
 	}
 	memcpy(CMSG_DATA(c), &tos, sizeof(tos));
-	iov = (struct iovec){ (void *)(ip + skip), len - skip };
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (sendmsg(fd, &mh, MSG_DONTWAIT) < 0) {
-		/* a full socket buffer drops, as a full device queue would */
+	o->iov = (struct iovec){ (void *)(ip + skip), len - skip };
+	mh->msg_iov = &o->iov;
+	mh->msg_iovlen = 1;
+	return fd;
+}
+
+/* @n messages for one socket in as few calls as it takes. A message the
+ * socket refuses (a full buffer) is dropped, as a full device queue would
+ * drop it, and the rest still go; every call moves at least one on. */
+static void send_run(int fd, struct mmsghdr *m, unsigned n)
+{
+	unsigned done = 0;
+
+	while (done < n) {
+		int r = sendmmsg(fd, m + done, n - done, MSG_DONTWAIT);
+		if (r > 0)
+			done += (unsigned)r;	/* a short count: the next call says why */
+		else
+			done++;		/* m[done] refused: dropped */
 	}
+}
+
+/* Sends a burst's protected packets: the ones for one socket in a row go
+ * in one sendmmsg() call (a burst is usually a single row), so that the
+ * system call is paid per burst rather than per packet. */
+static void send_protected(struct tun_worker *w, unsigned n)
+{
+	struct out_msg o[BACKEND_BATCH];
+	struct mmsghdr m[BACKEND_BATCH];
+	unsigned run = 0;
+	int run_fd = -1;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (w->res[i].verdict != ESP_VERDICT_ENCAP)
+			continue;
+		const uint8_t *ip = pkt_data(&w->pkts[i]);
+		uint32_t len = w->pkts[i].len;
+		struct out_msg next;
+		struct msghdr mh;
+		int fd = prepare_send(w, ip, len, &next, &mh);
+		if (run && fd != run_fd) {
+			send_run(run_fd, m, run);
+			run = 0;
+		}
+		if (fd < 0) {
+			inject_packet(w->out, ip, len);
+			continue;
+		}
+		o[run] = next;
+		m[run] = (struct mmsghdr){ .msg_hdr = mh };
+		m[run].msg_hdr.msg_name = &o[run].to;
+		m[run].msg_hdr.msg_control = o[run].cbuf.buf;
+		m[run].msg_hdr.msg_iov = &o[run].iov;
+		run_fd = fd;
+		run++;
+	}
+	if (run)
+		send_run(run_fd, m, run);
 }
 
 /* Outbound: what the routes sent into the device is protected and sent. */
@@ -331,9 +387,7 @@ static void from_tun(struct tun_worker *w)
 		return;
 	esp_worker_set_time(w->ew, monotonic_ms());
 	esp_process_burst(w->ew, w->ptrs, n, ESP_HINT_PROTECT, w->res);
-	for (unsigned i = 0; i < n; i++)
-		if (w->res[i].verdict == ESP_VERDICT_ENCAP)
-			send_protected(w, pkt_data(&w->pkts[i]), w->pkts[i].len);
+	send_protected(w, n);
 }
 
 /* Writes the IP (and UDP) header the socket took off, in front of @payload,
