@@ -237,11 +237,12 @@ static bool multicast(const uint8_t *ip, size_t len)
  * the destination, IP_PKTINFO (our source) and the TOS. */
 struct out_msg {
 	struct sockaddr_storage to;
+	struct iovec iov;
+	/* last: to clang, CMSG_SPACE() does not make a constant size */
 	union {
 		struct cmsghdr align;
 		uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(int))];
 	} cbuf;
-	struct iovec iov;
 };
 
 /* What the engine protected goes out as ESP-in-UDP from our port 4500
