@@ -237,6 +237,8 @@ static bool multicast(const uint8_t *ip, size_t len)
  * the destination, IP_PKTINFO (our source) and the TOS. */
 struct out_msg {
 	struct sockaddr_storage to;
+	socklen_t namelen;
+	size_t controllen;
 	struct iovec iov;
 	/* last: to clang, CMSG_SPACE() does not make a constant size */
 	union {
@@ -249,12 +251,14 @@ struct out_msg {
  * through the UDP socket, or plain ESP through the raw ESP socket, each
  * with the engine's outer source address and TOS, so that the kernel
  * builds the outer header and fragments it when it exceeds the link MTU.
- * Fills @mh (pointing into @o) and returns the socket; -1 for anything
+ * Fills @o and returns the socket; -1 (@o untouched) for anything
  * else (an IPv6 outer header with extension headers), which the caller
  * sends whole through the raw injector. */
 static int prepare_send(struct tun_worker *w, const uint8_t *ip, uint32_t len,
-			struct out_msg *o, struct msghdr *mh)
+			struct out_msg *o)
 {
+	struct msghdr h, *mh = &h;	/* for the CMSG_ macros */
+
 	bool v4 = len >= IPV4_HDR_LEN && ip[0] >> 4 == 4;
 	uint32_t hl = v4 ? (uint32_t)(ip[0] & 0x0f) * 4 : IPV6_HDR_LEN;
 	uint8_t proto = v4 ? ip[9] : len >= IPV6_HDR_LEN ? ip[6] : 0;
@@ -309,18 +313,24 @@ static int prepare_send(struct tun_worker *w, const uint8_t *ip, uint32_t len,
 	}
 	memcpy(CMSG_DATA(c), &tos, sizeof(tos));
 	o->iov = (struct iovec){ (void *)(ip + skip), len - skip };
-	mh->msg_iov = &o->iov;
-	mh->msg_iovlen = 1;
+	o->namelen = mh->msg_namelen;
+	o->controllen = mh->msg_controllen;
 	return fd;
 }
 
 /* @n messages for one socket in as few calls as it takes. A message the
  * socket refuses (a full buffer) is dropped, as a full device queue would
  * drop it, and the rest still go; every call moves at least one on. */
-static void send_run(int fd, struct mmsghdr *m, unsigned n)
+static void send_run(int fd, struct out_msg *o, unsigned n)
 {
+	struct mmsghdr m[BACKEND_BATCH];
 	unsigned done = 0;
 
+	for (unsigned i = 0; i < n; i++)
+		m[i] = (struct mmsghdr){ .msg_hdr = {
+			.msg_name = &o[i].to, .msg_namelen = o[i].namelen,
+			.msg_iov = &o[i].iov, .msg_iovlen = 1,
+			.msg_control = o[i].cbuf.buf, .msg_controllen = o[i].controllen } };
 	while (done < n) {
 		int r = sendmmsg(fd, m + done, n - done, MSG_DONTWAIT);
 		if (r > 0)
@@ -336,7 +346,6 @@ static void send_run(int fd, struct mmsghdr *m, unsigned n)
 static void send_protected(struct tun_worker *w, unsigned n)
 {
 	struct out_msg o[BACKEND_BATCH];
-	struct mmsghdr m[BACKEND_BATCH];
 	unsigned run = 0;
 	int run_fd = -1;
 
@@ -345,27 +354,22 @@ static void send_protected(struct tun_worker *w, unsigned n)
 			continue;
 		const uint8_t *ip = pkt_data(&w->pkts[i]);
 		uint32_t len = w->pkts[i].len;
-		struct out_msg next;
-		struct msghdr mh;
-		int fd = prepare_send(w, ip, len, &next, &mh);
+		int fd = prepare_send(w, ip, len, &o[run]);
 		if (run && fd != run_fd) {
-			send_run(run_fd, m, run);
+			send_run(run_fd, o, run);
+			if (fd >= 0)
+				o[0] = o[run];	/* starts the next row */
 			run = 0;
 		}
 		if (fd < 0) {
 			inject_packet(w->out, ip, len);
 			continue;
 		}
-		o[run] = next;
-		m[run] = (struct mmsghdr){ .msg_hdr = mh };
-		m[run].msg_hdr.msg_name = &o[run].to;
-		m[run].msg_hdr.msg_control = o[run].cbuf.buf;
-		m[run].msg_hdr.msg_iov = &o[run].iov;
 		run_fd = fd;
 		run++;
 	}
 	if (run)
-		send_run(run_fd, m, run);
+		send_run(run_fd, o, run);
 }
 
 /* Outbound: what the routes sent into the device is protected and sent. */
