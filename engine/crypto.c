@@ -200,6 +200,42 @@ static void hmac_pads(const uint8_t *key, size_t key_len, enum esp_auth alg,
 	OPENSSL_cleanse(k, sizeof(k));
 }
 
+/* The chaining value after one block of @pad. */
+static void md5_block_state(const uint8_t pad[HMAC_BLOCK], uint32_t cv[ESP_HMAC_WORDS])
+{
+	MD5_CTX c;
+
+	MD5_Init(&c);
+	MD5_Update(&c, pad, HMAC_BLOCK);
+	cv[0] = c.A, cv[1] = c.B, cv[2] = c.C, cv[3] = c.D, cv[4] = 0;
+	OPENSSL_cleanse(&c, sizeof(c));
+}
+
+static void sha1_block_state(const uint8_t pad[HMAC_BLOCK], uint32_t cv[ESP_HMAC_WORDS])
+{
+	SHA_CTX c;
+
+	SHA1_Init(&c);
+	SHA1_Update(&c, pad, HMAC_BLOCK);
+	cv[0] = c.h0, cv[1] = c.h1, cv[2] = c.h2, cv[3] = c.h3, cv[4] = c.h4;
+	OPENSSL_cleanse(&c, sizeof(c));
+}
+
+/* A hash state that has taken exactly one block and ends in @cv: the
+ * message length is 512 bits, nothing is buffered. data[] is left as it
+ * is: the hash writes it before it reads it. */
+static inline void md5_resume(MD5_CTX *c, const uint32_t cv[ESP_HMAC_WORDS])
+{
+	c->A = cv[0], c->B = cv[1], c->C = cv[2], c->D = cv[3];
+	c->Nl = HMAC_BLOCK * 8, c->Nh = 0, c->num = 0;
+}
+
+static inline void sha1_resume(SHA_CTX *c, const uint32_t cv[ESP_HMAC_WORDS])
+{
+	c->h0 = cv[0], c->h1 = cv[1], c->h2 = cv[2], c->h3 = cv[3], c->h4 = cv[4];
+	c->Nl = HMAC_BLOCK * 8, c->Nh = 0, c->num = 0;
+}
+
 int esp_hmac_init(struct esp_hmac *h, enum esp_auth alg, const uint8_t *key,
 		  size_t key_len)
 {
@@ -211,15 +247,11 @@ int esp_hmac_init(struct esp_hmac *h, enum esp_auth alg, const uint8_t *key,
 		return key_len == 0 ? 0 : -EINVAL;
 	hmac_pads(key, key_len, alg, ipad, opad);
 	if (alg == ESP_AUTH_HMAC_MD5_96) {
-		MD5_Init(&h->st.md5[0]);
-		MD5_Update(&h->st.md5[0], ipad, HMAC_BLOCK);
-		MD5_Init(&h->st.md5[1]);
-		MD5_Update(&h->st.md5[1], opad, HMAC_BLOCK);
+		md5_block_state(ipad, h->inner);
+		md5_block_state(opad, h->outer);
 	} else {
-		SHA1_Init(&h->st.sha1[0]);
-		SHA1_Update(&h->st.sha1[0], ipad, HMAC_BLOCK);
-		SHA1_Init(&h->st.sha1[1]);
-		SHA1_Update(&h->st.sha1[1], opad, HMAC_BLOCK);
+		sha1_block_state(ipad, h->inner);
+		sha1_block_state(opad, h->outer);
 	}
 	OPENSSL_cleanse(ipad, sizeof(ipad));
 	OPENSSL_cleanse(opad, sizeof(opad));
@@ -230,21 +262,25 @@ void esp_hmac_compute(const struct esp_hmac *h, const uint8_t *data,
 		      size_t len, uint8_t *out)
 {
 	if (h->alg == ESP_AUTH_HMAC_MD5_96) {
-		MD5_CTX c = h->st.md5[0];
+		MD5_CTX c;
+
+		md5_resume(&c, h->inner);
 		MD5_Update(&c, data, len);
 		MD5_Final(out, &c);
-		c = h->st.md5[1];
+		md5_resume(&c, h->outer);
 		MD5_Update(&c, out, MD5_DIGEST_LENGTH);
 		MD5_Final(out, &c);
 	} else if (h->alg == ESP_AUTH_HMAC_SHA1_96) {
-		SHA_CTX c = h->st.sha1[0];
+		SHA_CTX c;
+
+		sha1_resume(&c, h->inner);
 		SHA1_Update(&c, data, len);
 		SHA1_Final(out, &c);
-		c = h->st.sha1[1];
+		sha1_resume(&c, h->outer);
 		SHA1_Update(&c, out, SHA_DIGEST_LENGTH);
 		SHA1_Final(out, &c);
 	}
-	/* The stack copy is not wiped: once data has been hashed into it, it
+	/* The stack state is not wiped: once data has been hashed into it, it
 	 * no longer equals the key-derived state and reveals nothing of it. */
 }
 

@@ -107,16 +107,20 @@ int esp_cipher_decrypt_chained(struct esp_cipher *c, uint8_t *buf, size_t len);
 void esp_cipher_free(struct esp_cipher *c);
 
 /* HMAC with the inner and outer hash states precomputed from the key
- * (RFC 2104 section 4), so a packet costs one state copy and no allocation.
- * OpenSSL 3.0's EVP_MAC and EVP_MD_CTX_copy_ex allocate a provider context
- * on every reuse; the low-level state structs do not, and are read-only
- * after setup, which lets worker threads share them. */
+ * (RFC 2104 section 4), so a packet costs no allocation. OpenSSL 3.0's
+ * EVP_MAC and EVP_MD_CTX_copy_ex allocate a provider context on every
+ * reuse; the low-level state structs do not. After one 64-byte block
+ * (K^ipad or K^opad) a state is its chaining value and nothing else (the
+ * length is one block, no bytes wait), so only the chaining values are
+ * kept: 40 bytes instead of two 96-byte SHA_CTX, read by every packet and
+ * held by every SA. A packet rebuilds the state around them on its stack.
+ * Read-only after setup, which lets worker threads share them. */
+#define ESP_HMAC_WORDS 5		/* SHA-1's five; MD5 uses four */
+
 struct esp_hmac {
 	enum esp_auth alg;
-	union {
-		MD5_CTX md5[2];	/* [0] after K^ipad, [1] after K^opad */
-		SHA_CTX sha1[2];
-	} st;
+	uint32_t inner[ESP_HMAC_WORDS];	/* after K^ipad */
+	uint32_t outer[ESP_HMAC_WORDS];	/* after K^opad */
 };
 
 /* Keys @h; keys longer than the hash block are hashed first (RFC 2104). */
