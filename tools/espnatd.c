@@ -70,6 +70,7 @@ static void usage(FILE *f)
 		"      --control-group GROUP  let this group use it too (a SIP server's user)\n"
 		"      --tun NAME            TUN device (default espnat0)\n"
 		"      --tun-mtu BYTES       its MTU (default 65535: whole datagrams)\n"
+		"      --tun-txqueuelen N    its queue of packets for espnatd (default 4096)\n"
 		"      --tun-table N         routing table for the protected ports (default 4500)\n"
 		"      --keepalive SEC       UE role: NAT keepalive interval, 0 off (default 20)\n"
 		"      --silent-after SEC    P-CSCF role: report bindings silent this long,\n"
@@ -102,6 +103,7 @@ static int parse_args(int argc, char **argv, struct daemon *d)
 		{ "control-group", required_argument, NULL, 1 },
 		{ "tun", required_argument, NULL, 1 },
 		{ "tun-mtu", required_argument, NULL, 1 },
+		{ "tun-txqueuelen", required_argument, NULL, 1 },
 		{ "tun-table", required_argument, NULL, 1 },
 		{ "keepalive", required_argument, NULL, 1 },
 		{ "silent-after", required_argument, NULL, 1 },
@@ -329,7 +331,8 @@ static int start_workers(struct daemon *d)
 			w = nfqueue_open(&ctx, (uint16_t)(d->cfg.queue + i), err, sizeof(err));
 			run = nfqueue_run;
 		} else {
-			w = tun_open(&ctx, d->cfg.tun_name, d->cfg.tun_mtu, d->cfg.workers > 1,
+			w = tun_open(&ctx, d->cfg.tun_name, d->cfg.tun_mtu, d->cfg.tun_txqueuelen,
+				     d->cfg.workers > 1,
 				     &d->inject, err, sizeof(err));
 			run = tun_run;
 		}

@@ -88,9 +88,16 @@ def scenario(pc_path, ue_path, mode, families, backend="openssl"):
         pc, ue = topology(lab)
         dpc = Daemon(lab, pc, "pcscf", "pcscf", pc_path, PC_PORTS, backend)
         due = Daemon(lab, ue, "ue", "ue", ue_path, UE_PORTS, backend)
+        due.args += ["--tun-txqueuelen", "1000"]
         if not (check(dpc.start(), f"{tag}: P-CSCF espnatd up") and
                 check(due.start(), f"{tag}: UE espnatd up")):
             return
+        for d, path, want in ((dpc, pc_path, 4096), (due, ue_path, 1000)):
+            if path == "tun":
+                dev = d.args[d.args.index("--tun") + 1]
+                got = lab.exec(d.ns, "cat", f"/sys/class/net/{dev}/tx_queue_len").stdout.strip()
+                check(got == str(want), f"{tag}: {d.name}'s TUN queue holds {want} packets "
+                      f"({'default' if want == 4096 else '--tun-txqueuelen'}): {got}")
         cap = Capture(lab, pc, "vpc", "wire")
         # before any SA: the protected ports are closed, nothing leaks
         got = udp_exchange(lab, pc, PC4, PC_PORTS[1], ue, UE4, UE_PORTS[0], b"MARKER-before", timeout=1)
@@ -350,8 +357,18 @@ def control_socket():
         lab.close()
 
 
+def refused_settings():
+    """Settings out of range stop espnatd before it touches anything."""
+    for opt, val in (("--tun-txqueuelen", "0"), ("--tun-txqueuelen", "1000001"),
+                     ("--tun-mtu", "575")):
+        r = subprocess.run([ESPNATD, opt, val], capture_output=True, text=True, timeout=10)
+        check(r.returncode == 2 and f"'{val}' is not" in r.stderr,
+              f"{opt} {val} refused: rc {r.returncode}, {r.stderr.strip()}")
+
+
 def main():
     netns.need_root()
+    refused_settings()
     scenario("nfqueue", "nfqueue", "trans", [4, 6])
     scenario("nfqueue", "tun", "UDP-enc-tun", [4])
     scenario("tun", "nfqueue", "UDP-enc-tun", [4])

@@ -23,6 +23,10 @@ void config_defaults(struct daemon_config *c)
 	/* whole datagrams into the device; ESP output is fragmented after
 	 * protection (tools/io/tun.c) */
 	c->tun_mtu = 65535;
+	/* the device's queue is where packets wait for the daemon's read():
+	 * as deep as the NFQUEUE's (tools/io/nfq.c), so that a few ms off
+	 * the CPU do not drop a burst (Linux's default is 500) */
+	c->tun_txqueuelen = 4096;
 	c->tun_table = 4500;
 	c->keepalive_s = 20;
 	c->silent_after_s = 120;
@@ -100,6 +104,7 @@ static const struct uint_setting uints[] = {
 	{ "queue", offsetof(struct daemon_config, queue), 0, 65535 },
 	{ "workers", offsetof(struct daemon_config, workers), 1, 64 },
 	{ "tun-mtu", offsetof(struct daemon_config, tun_mtu), 576, 65535 },
+	{ "tun-txqueuelen", offsetof(struct daemon_config, tun_txqueuelen), 1, 1000000 },
 	{ "tun-table", offsetof(struct daemon_config, tun_table), 1, 0xfffffffe },
 	{ "keepalive", offsetof(struct daemon_config, keepalive_s), 0, 86400 },
 	{ "silent-after", offsetof(struct daemon_config, silent_after_s), 0, 86400 * 365 },

@@ -30,6 +30,7 @@ struct daemon_config {
 	char control_group[64];		/* also let this group in; "" = root only */
 	char tun_name[16];
 	unsigned tun_mtu;
+	unsigned tun_txqueuelen;
 	unsigned tun_table;		/* policy routing table */
 	unsigned keepalive_s;		/* UE role; 0 = off */
 	unsigned silent_after_s;	/* P-CSCF role; 0 = off */

@@ -55,7 +55,10 @@ static int tun_device(const char *ifname, bool multi_queue, char *err,
 	return fd;
 }
 
-static int link_up(const char *ifname, unsigned mtu, char *err, size_t errlen)
+/* The queue length also sizes the ring the TUN driver keeps per queue
+ * (it follows changes), where outbound packets wait for our read(). */
+static int link_up(const char *ifname, unsigned mtu, unsigned txqueuelen, char *err,
+		   size_t errlen)
 {
 	struct ifreq ifr;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -66,7 +69,10 @@ static int link_up(const char *ifname, unsigned mtu, char *err, size_t errlen)
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
 	ifr.ifr_mtu = (int)mtu;
-	if (ioctl(s, SIOCSIFMTU, &ifr) < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+	if (ioctl(s, SIOCSIFMTU, &ifr) < 0)
+		goto out;
+	ifr.ifr_qlen = (int)txqueuelen;
+	if (ioctl(s, SIOCSIFTXQLEN, &ifr) < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
 		goto out;
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
 	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
@@ -167,7 +173,7 @@ static int esp_socket(int family)
 }
 
 struct tun_worker *tun_open(const struct backend_ctx *ctx, const char *ifname,
-			    unsigned mtu, bool multi_queue,
+			    unsigned mtu, unsigned txqueuelen, bool multi_queue,
 			    const struct injector *out, char *err, size_t errlen)
 {
 	struct tun_worker *w = calloc(1, sizeof(*w));
@@ -192,7 +198,7 @@ struct tun_worker *tun_open(const struct backend_ctx *ctx, const char *ifname,
 		goto fail;
 	}
 	if ((w->fd[SRC_TUN] = tun_device(ifname, multi_queue, err, errlen)) < 0 ||
-	    link_up(ifname, mtu, err, errlen) ||
+	    link_up(ifname, mtu, txqueuelen, err, errlen) ||
 	    (w->fd[SRC_UDP4] = udp_socket(AF_INET, err, errlen)) < 0)
 		goto fail;
 	loose_rp_filter(ifname);

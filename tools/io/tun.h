@@ -17,7 +17,7 @@ struct tun_worker;
  * @mtu; @multi_queue when several workers share it. Each worker gets its
  * own device queue and its own port-4500 sockets (SO_REUSEPORT). */
 struct tun_worker *tun_open(const struct backend_ctx *ctx, const char *ifname,
-			    unsigned mtu, bool multi_queue,
+			    unsigned mtu, unsigned txqueuelen, bool multi_queue,
 			    const struct injector *out, char *err, size_t errlen);
 
 void *tun_run(void *worker);
