@@ -68,7 +68,8 @@ with tempfile.TemporaryDirectory() as tmp:
         rows_ok(doc, ["aes128-sha1", "3des-md5"], ["encap", "decap"], ["128", "512"], "threads")
         check(doc["config"]["threads"] == 2 and doc["config"]["sas"] == 1000, "threads: config")
         check(doc["sas"]["count"] == 1000 and doc["sas"]["install_per_s"] > 0 and
-              doc["sas"]["rss_bytes_per_sa"] > 0, f"threads: the SAs {doc.get('sas')}")
+              doc["sas"]["rss_bytes_per_sa"] > 0 and
+              doc["sas"]["rss_bytes_per_sa_after_runs"] > 0, f"threads: the SAs {doc.get('sas')}")
         d = xml.dom.minidom.parse(svg)
         lines = d.getElementsByTagName("polyline")
         check(len(lines) == 8, f"chart: {len(lines)} lines, want 4 series x (engine, bound)")

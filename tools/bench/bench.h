@@ -89,7 +89,9 @@ struct bench_row {
 struct bench_scale {
 	uint32_t count;			/* SAs per engine */
 	double install_per_s;
-	double rss_per_sa;
+	double rss_per_sa;		/* once added */
+	double rss_per_sa_run;		/* after the runs: with what a backend
+					 * keyed on an SA's first packet */
 };
 
 /* The ESP payload a packet of @size becomes in @mode (what is encrypted)
