@@ -141,8 +141,10 @@ void esp_batch_prefetch(const struct esp_batch *bt, const struct esp_sa *sa,
 #else
 	(void)bt;
 #endif
-	/* OpenSSL's context is opaque: its first lines at least */
-	const EVP_CIPHER_CTX *ctx = outbound ? sa->encrypt.ctx : sa->decrypt.ctx;
+	/* OpenSSL's context is opaque: its first lines at least (made on
+	 * a first packet under the SA's lock, which is not held here) */
+	const EVP_CIPHER_CTX *ctx = __atomic_load_n(outbound ? &sa->encrypt.ctx : &sa->decrypt.ctx,
+						    __ATOMIC_RELAXED);
 	if (ctx) {
 		__builtin_prefetch(ctx);
 		__builtin_prefetch((const char *)ctx + 64);

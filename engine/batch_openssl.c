@@ -15,7 +15,7 @@ int esp_seal_openssl(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len)
 
 	/* the context's chain is shared by every worker using the SA */
 	spin_lock(&sa->lock);
-	int rc = esp_cipher_encrypt_chained(&sa->encrypt, esp + ESP_HDR_LEN, ct_len);
+	int rc = esp_sa_encrypt_locked(sa, esp + ESP_HDR_LEN, ct_len);
 	spin_unlock(&sa->lock);
 	if (rc)
 		return rc;
@@ -39,7 +39,7 @@ int esp_mac_openssl(struct esp_sa *sa, const uint8_t *esp, uint32_t ct_len,
 int esp_decrypt_openssl(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len)
 {
 	spin_lock(&sa->lock);
-	int rc = esp_cipher_decrypt_chained(&sa->decrypt, esp + ESP_HDR_LEN, ct_len);
+	int rc = esp_sa_decrypt_locked(sa, esp + ESP_HDR_LEN, ct_len);
 	spin_unlock(&sa->lock);
 	return rc;
 }

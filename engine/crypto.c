@@ -74,38 +74,67 @@ static const char *evp_cipher_name(enum esp_enc alg, size_t key_len)
 	}
 }
 
+/* A keyed context for @alg, or NULL when OpenSSL refused. */
+static EVP_CIPHER_CTX *context_new(enum esp_enc alg, const uint8_t *key,
+				   size_t key_len, bool encrypt)
+{
+	/* CBC's chain starts at zero: see esp_cipher_encrypt_chained() */
+	static const uint8_t zero_iv[ESP_MAX_IV];
+	EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, evp_cipher_name(alg, key_len), NULL);
+	EVP_CIPHER_CTX *ctx = cipher ? EVP_CIPHER_CTX_new() : NULL;
+	int ok = ctx &&
+		 EVP_CipherInit_ex(ctx, cipher, NULL, key, zero_iv, encrypt ? 1 : 0) &&
+		 EVP_CIPHER_CTX_set_padding(ctx, 0);
+
+	EVP_CIPHER_free(cipher);	/* the context holds its own reference */
+	if (!ok) {
+		EVP_CIPHER_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 int esp_cipher_init(struct esp_cipher *c, enum esp_enc alg,
 		    const uint8_t *key, size_t key_len, bool encrypt)
 {
-	c->alg = alg;
-	c->ctx = NULL;
+	esp_cipher_defer(c, alg);
 	if (!esp_enc_key_len_ok(alg, key_len))
 		return -EINVAL;
-	if (alg == ESP_ENC_NULL)
-		return 0;
+	return esp_cipher_make(c, key, key_len, encrypt);
+}
 
+void esp_cipher_defer(struct esp_cipher *c, enum esp_enc alg)
+{
+	c->alg = alg;
+	c->ctx = NULL;
 	memset(c->chain, 0, sizeof(c->chain));
-	EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, evp_cipher_name(alg, key_len), NULL);
-	if (!cipher)
+}
+
+int esp_cipher_make(struct esp_cipher *c, const uint8_t *key, size_t key_len,
+		    bool encrypt)
+{
+	if (c->ctx || c->alg == ESP_ENC_NULL)
+		return 0;
+	EVP_CIPHER_CTX *ctx = context_new(c->alg, key, key_len, encrypt);
+	if (!ctx)
 		return -ENOMEM;
-	c->ctx = EVP_CIPHER_CTX_new();
-	int ok = c->ctx &&
-		 EVP_CipherInit_ex(c->ctx, cipher, NULL, key, c->chain, encrypt ? 1 : 0) &&
-		 EVP_CIPHER_CTX_set_padding(c->ctx, 0);
-	EVP_CIPHER_free(cipher);	/* the context holds its own reference */
-	if (!ok) {
-		EVP_CIPHER_CTX_free(c->ctx);
-		c->ctx = NULL;
-		return -ENOMEM;
-	}
+	memset(c->chain, 0, sizeof(c->chain));
+	__atomic_store_n(&c->ctx, ctx, __ATOMIC_RELEASE);
 	return 0;
+}
+
+/* What a call on @c without a context returns: nothing to do for the NULL
+ * cipher; a deferred cipher not yet made must not pass data through. */
+static int without_context(const struct esp_cipher *c)
+{
+	return c->alg == ESP_ENC_NULL ? 0 : -ENOKEY;
 }
 
 int esp_cipher_run(struct esp_cipher *c, const uint8_t *iv, uint8_t *buf,
 		   size_t len)
 {
-	if (!c->ctx)
-		return 0;
+	if (__builtin_expect(!c->ctx, 0))
+		return without_context(c);
 	/* only the IV changes: no key schedule, no allocation */
 	if (!EVP_CipherInit_ex(c->ctx, NULL, NULL, NULL, iv, -1))
 		return -EIO;
@@ -149,8 +178,8 @@ int esp_cipher_encrypt_chained(struct esp_cipher *c, uint8_t *buf, size_t len)
 {
 	size_t iv_len = esp_enc_info(c->alg)->iv_len;
 
-	if (!c->ctx)
-		return 0;
+	if (__builtin_expect(!c->ctx, 0))
+		return without_context(c);
 	xor_block(buf, c->chain, iv_len);
 	if (EVP_Cipher(c->ctx, buf, buf, (unsigned int)(iv_len + len)) <= 0)
 		return -EIO;
@@ -162,8 +191,8 @@ int esp_cipher_decrypt_chained(struct esp_cipher *c, uint8_t *buf, size_t len)
 {
 	size_t iv_len = esp_enc_info(c->alg)->iv_len;
 
-	if (!c->ctx)
-		return 0;
+	if (__builtin_expect(!c->ctx, 0))
+		return without_context(c);
 	/* block 0 comes out as noise; block 1 on is D(C_i) xor C_(i-1) with
 	 * C_0 the IV, which is CBC decryption under that IV */
 	if (EVP_Cipher(c->ctx, buf, buf, (unsigned int)(iv_len + len)) <= 0)

@@ -70,7 +70,10 @@ int esp_auth_by_xfrm_name(const char *name);
 bool esp_enc_key_len_ok(enum esp_enc alg, size_t len);
 
 struct esp_cipher {
-	EVP_CIPHER_CTX *ctx;	/* NULL for the NULL cipher */
+	/* NULL for the NULL cipher, and for a deferred one until its first
+	 * packet (esp_cipher_defer): read without the owner's lock only to
+	 * prefetch, so stored atomically */
+	EVP_CIPHER_CTX *ctx;
 	enum esp_enc alg;
 	/* What the context's CBC chain holds now (its last ciphertext block,
 	 * zero after init), so that a packet can start from any chain value
@@ -82,6 +85,19 @@ struct esp_cipher {
  * here once; per packet only the IV changes. Returns 0 or -EINVAL/-ENOMEM. */
 int esp_cipher_init(struct esp_cipher *c, enum esp_enc alg,
 		    const uint8_t *key, size_t key_len, bool encrypt);
+
+/* Records @alg for @c without keying a context: the owner keys it with
+ * esp_cipher_make() when a packet first needs it. An SA whose packets all
+ * go through another backend (batch_ipsecmb.c) then never holds OpenSSL's
+ * context, about 650 bytes. Until made, every call but esp_cipher_make()
+ * and esp_cipher_free() fails (-ENOKEY): a deferred cipher is never taken
+ * for the NULL cipher. */
+void esp_cipher_defer(struct esp_cipher *c, enum esp_enc alg);
+
+/* Keys a deferred @c's context; the caller serialises calls on one @c.
+ * Returns 0 (also when already made, or for the NULL cipher) or -ENOMEM. */
+int esp_cipher_make(struct esp_cipher *c, const uint8_t *key, size_t key_len,
+		    bool encrypt);
 
 /* En- or decrypts @len bytes (a multiple of the block size) in place with
  * @iv. Returns 0, or -EIO if the library refused. */

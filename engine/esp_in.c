@@ -272,7 +272,7 @@ enum esp_verdict esp_decap(struct esp_worker *w, struct pkt *p,
 		return esp_drop(w, r, sa, ESP_DROP_REPLAY);
 	}
 	esp_replay_update(&sa->replay, pl.seq);
-	int failed = esp_cipher_decrypt_chained(&sa->decrypt, iv, pl.ct_len);
+	int failed = esp_sa_decrypt_locked(sa, iv, pl.ct_len);
 	spin_unlock(&sa->lock);
 	if (failed)
 		return esp_drop(w, r, sa, ESP_DROP_INTERNAL);

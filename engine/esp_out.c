@@ -45,7 +45,7 @@ static int64_t seal(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len, uint32_t p
 	int64_t seq = next_seq_locked(sa);
 	if (seq > 0) {
 		put_be32(esp + 4, (uint32_t)seq);
-		if (esp_cipher_encrypt_chained(&sa->encrypt, esp + ESP_HDR_LEN, ct_len))
+		if (esp_sa_encrypt_locked(sa, esp + ESP_HDR_LEN, ct_len))
 			seq = SEAL_CIPHER;	/* nothing went out: the number stays */
 		else
 			count_sent_locked(sa, plen);

@@ -121,21 +121,16 @@ int esp_sa_create(const struct esp_sa_params *p, struct esp_sa **out,
 	esp_addr_mask(&sa->p.sel.src, sa->p.sel.src_plen);
 	esp_addr_mask(&sa->p.sel.dst, sa->p.sel.dst_plen);
 	/* CBC decryption needs its own key schedule, so an SA found by both
-	 * lookups keys two contexts; one-way SAs key only theirs */
-	int err = 0;
-	if (esp_sa_is_outbound(sa))
-		err = esp_cipher_init(&sa->encrypt, p->enc, p->enc_key,
-				      p->enc_key_len, true);
-	if (!err && esp_sa_is_inbound(sa))
-		err = esp_cipher_init(&sa->decrypt, p->enc, p->enc_key,
-				      p->enc_key_len, false);
-	if (!err)
-		err = esp_hmac_init(&sa->hmac, p->auth, p->auth_key,
-				    p->auth_key_len);
+	 * lookups may key two contexts; each is keyed by the first packet
+	 * that needs it (esp_sa_encrypt_locked): with the multi-buffer
+	 * backend, none ever is */
+	esp_cipher_defer(&sa->encrypt, p->enc);
+	esp_cipher_defer(&sa->decrypt, p->enc);
+	int err = esp_hmac_init(&sa->hmac, p->auth, p->auth_key, p->auth_key_len);
 	if (!err)
 		err = esp_replay_init(&sa->replay, p->replay_window);
 	if (err) {
-		*why = err == -ENOMEM ? "out of memory" : "cipher setup failed";
+		*why = err == -ENOMEM ? "out of memory" : "integrity or replay window setup failed";
 		esp_sa_free(sa);
 		return err;
 	}
@@ -155,6 +150,29 @@ void esp_sa_free(struct esp_sa *sa)
 	esp_replay_free(&sa->replay);
 	esp_sa_params_wipe(&sa->p);
 	free(sa);
+}
+
+/* @c keyed for @encrypt, the first time a packet needs it. Only a
+ * direction the SA has: a packet of the other never gets a context. */
+static int cipher_ready(struct esp_sa *sa, struct esp_cipher *c, bool encrypt)
+{
+	if (__builtin_expect(c->ctx != NULL, 1))
+		return 0;
+	if (encrypt ? !esp_sa_is_outbound(sa) : !esp_sa_is_inbound(sa))
+		return -ENOKEY;
+	return esp_cipher_make(c, sa->p.enc_key, sa->p.enc_key_len, encrypt);
+}
+
+int esp_sa_encrypt_locked(struct esp_sa *sa, uint8_t *buf, size_t len)
+{
+	int rc = cipher_ready(sa, &sa->encrypt, true);
+	return rc ? rc : esp_cipher_encrypt_chained(&sa->encrypt, buf, len);
+}
+
+int esp_sa_decrypt_locked(struct esp_sa *sa, uint8_t *buf, size_t len)
+{
+	int rc = cipher_ready(sa, &sa->decrypt, false);
+	return rc ? rc : esp_cipher_decrypt_chained(&sa->decrypt, buf, len);
 }
 
 void esp_sa_stats_read(const struct esp_sa *sa, struct esp_sa_stats *out)

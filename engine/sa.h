@@ -98,8 +98,8 @@ struct esp_sa {
 	/* Key schedules a batch backend made for this SA on first use
 	 * (batch_ipsecmb.c); set once under the lock, NULL until then. */
 	void *batch_keys;
-	struct esp_cipher encrypt;	/* outbound use; no context for dir in */
-	struct esp_cipher decrypt;	/* inbound use; no context for dir out */
+	struct esp_cipher encrypt;	/* outbound use; keyed on first use */
+	struct esp_cipher decrypt;	/* inbound use; keyed on first use */
 	struct esp_replay replay;
 	uint64_t expires_ms;		/* engine time; 0 = never */
 	struct esp_hmac hmac;		/* read-only once keyed */
@@ -150,6 +150,13 @@ static inline void esp_sa_prefetch(const struct esp_sa *sa, bool hmac)
 		for (size_t off = 0; off < sizeof(sa->hmac); off += 64)
 			__builtin_prefetch((const char *)&sa->hmac + off);
 }
+
+/* With @sa's lock held: esp_cipher_encrypt_chained() (decrypt_chained)
+ * with the SA's context, keyed here when this is its first packet that
+ * direction. Fails closed: -ENOKEY for a direction the SA does not have,
+ * -ENOMEM when no context could be made; the packet is then dropped. */
+int esp_sa_encrypt_locked(struct esp_sa *sa, uint8_t *buf, size_t len);
+int esp_sa_decrypt_locked(struct esp_sa *sa, uint8_t *buf, size_t len);
 
 /* A consistent-enough copy of @sa's counters for display. */
 void esp_sa_stats_read(const struct esp_sa *sa, struct esp_sa_stats *out);

@@ -1,5 +1,6 @@
 /* Published test vectors for the transforms, each cited where it comes
  * from. */
+#include <errno.h>
 #include <string.h>
 
 #include "engine/crypto.h"
@@ -205,11 +206,59 @@ static void test_key_lengths(void)
 	CHECK(c.ctx == NULL);
 }
 
+/* A deferred cipher refuses every packet until keyed (it must never pass
+ * plaintext as the NULL cipher would), then gives the bytes an eagerly
+ * keyed one gives; making it twice keeps the first context. */
+static void test_deferred(void)
+{
+	uint8_t key[16], a[16 + 64], b[16 + 64], untouched[16 + 64];
+	struct esp_cipher eager, lazy, none;
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(0xa0 + i);
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = (uint8_t)i;
+	memcpy(untouched, a, sizeof(a));
+	memcpy(b, a, sizeof(a));
+
+	esp_cipher_defer(&lazy, ESP_ENC_AES_CBC);
+	CHECK(lazy.ctx == NULL);
+	CHECK_EQ(esp_cipher_encrypt_chained(&lazy, b, 64), -ENOKEY);
+	CHECK_EQ(esp_cipher_decrypt_chained(&lazy, b, 64), -ENOKEY);
+	CHECK_EQ(esp_cipher_run(&lazy, key, b, 64), -ENOKEY);
+	CHECK_MEM(b, untouched, sizeof(b));
+
+	CHECK_EQ(esp_cipher_make(&lazy, key, sizeof(key), true), 0);
+	EVP_CIPHER_CTX *first = lazy.ctx;
+	CHECK(first != NULL);
+	CHECK_EQ(esp_cipher_make(&lazy, key, sizeof(key), true), 0);
+	CHECK(lazy.ctx == first);
+	CHECK_EQ(esp_cipher_init(&eager, ESP_ENC_AES_CBC, key, sizeof(key), true), 0);
+	for (int round = 0; round < 2; round++) {
+		CHECK_EQ(esp_cipher_encrypt_chained(&eager, a, 64), 0);
+		CHECK_EQ(esp_cipher_encrypt_chained(&lazy, b, 64), 0);
+		CHECK_MEM(a, b, sizeof(a));
+	}
+	CHECK(memcmp(a, untouched, sizeof(a)) != 0);
+	esp_cipher_free(&lazy);
+	CHECK(lazy.ctx == NULL);
+	esp_cipher_free(&eager);
+
+	/* the NULL cipher has nothing to key and passes data as it is */
+	esp_cipher_defer(&none, ESP_ENC_NULL);
+	memcpy(b, untouched, sizeof(b));
+	CHECK_EQ(esp_cipher_encrypt_chained(&none, b, 64), 0);
+	CHECK_EQ(esp_cipher_make(&none, NULL, 0, true), 0);
+	CHECK(none.ctx == NULL);
+	CHECK_MEM(b, untouched, sizeof(b));
+}
+
 int main(void)
 {
 	test_hmac();
 	test_aes_cbc();
 	test_3des();
 	test_key_lengths();
+	test_deferred();
 	return check_done("test_crypto");
 }
