@@ -25,30 +25,43 @@
 
 #define ESP_HDR_LEN 8
 #define HMAC_BLOCK 64
-#define AES_SCHED_WORDS (4 * 15)	/* 15 round keys for AES-256 */
+#define AES_SCHED_MAX (15 * 16)	/* 15 round keys for AES-256 */
 #define DES_SCHED_WORDS 16
 
-/* An SA's keys in the library's form: what every job reads first, so
- * that a packet of an AES-128 SA needs four cache lines of it (three and
- * a bit for the schedule of its direction, esp_mb_keys_prefetch). */
-struct mb_keys {
-	IMB_CIPHER_MODE cipher;
-	IMB_HASH_ALG hash;
-	uint32_t key_len;
-	uint32_t iv_len;
-	uint8_t ipad[32];		/* hash state after K xor ipad */
-	uint8_t opad[32];
-	union {				/* one cipher per SA */
-		struct {
-			uint32_t aes_enc[AES_SCHED_WORDS];
-			uint32_t aes_dec[AES_SCHED_WORDS];
-		};
-		struct {
-			uint64_t des[3][DES_SCHED_WORDS];
-			const void *des_ptrs[3];	/* 3DES jobs take an array of three */
-		};
-	} __attribute__((aligned(16)));
+/* 3DES's schedules: the same for both directions; jobs take an array of
+ * pointers to the three. */
+struct des3_sched {
+	const void *ptrs[3];
+	uint64_t sched[3][DES_SCHED_WORDS];
 };
+
+/* An SA's keys in the library's form, what every job reads first: the
+ * parameters, the HMAC states, and then only the schedules the SA's
+ * directions use (an outbound AES-128 SA: 48 + 176 bytes, where both
+ * whole schedules and 32-byte pads took 576; `espnat bench --sas` holds a
+ * million). A packet reads four or five cache lines of it
+ * (esp_mb_keys_prefetch). */
+struct mb_keys {
+	uint8_t cipher;			/* IMB_CIPHER_MODE */
+	uint8_t hash;			/* IMB_HASH_ALG */
+	uint8_t key_len;
+	uint8_t iv_len;
+	uint8_t dirs;			/* KEYS_ENCRYPT | KEYS_DECRYPT */
+	uint8_t dec_off;		/* AES: where in sched[] decryption's is */
+	uint16_t size;			/* of the whole allocation */
+	uint8_t ipad[ESP_MAX_DIGEST];	/* hash state after K xor ipad */
+	uint8_t opad[ESP_MAX_DIGEST];
+	/* AES: encryption's schedule first (outbound), then decryption's
+	 * (inbound); an SA of one direction has only its own. 3DES: a
+	 * struct des3_sched. */
+	uint8_t sched[] __attribute__((aligned(16)));
+};
+
+#define KEYS_ENCRYPT 1
+#define KEYS_DECRYPT 2
+
+_Static_assert(AES_SCHED_MAX <= UINT8_MAX, "dec_off holds an AES schedule's length");
+_Static_assert(sizeof(struct mb_keys) == 48, "the header the comment above counts");
 
 /* A zero IV, which the first block (R) turns into E_K(R). */
 static const uint8_t zero_iv[16] __attribute__((aligned(16)));
@@ -117,14 +130,14 @@ void esp_mb_keys_free(void *keys)
 {
 	if (!keys)
 		return;
-	OPENSSL_cleanse(keys, sizeof(struct mb_keys));
+	OPENSSL_cleanse(keys, ((struct mb_keys *)keys)->size);
 	free(keys);
 }
 
 void esp_mb_keys_prefetch(const void *keys, bool outbound)
 {
 	const struct mb_keys *k = keys;
-	const char *sched = outbound ? (const char *)k->aes_enc : (const char *)k->aes_dec;
+	const char *sched = (const char *)k->sched + (outbound ? 0 : k->dec_off);
 
 	/* the parameters and HMAC states, then an AES-128 schedule (11
 	 * round keys; longer ones and 3DES's only in part) */
@@ -160,29 +173,70 @@ static bool covered(const struct esp_sa_params *p)
 	return p->enc == ESP_ENC_AES_CBC || p->enc == ESP_ENC_3DES_CBC;
 }
 
-static struct mb_keys *keys_new(IMB_MGR *m, const struct esp_sa_params *p)
+/* One AES schedule's bytes: Nr + 1 round keys. */
+static size_t aes_sched_len(size_t key_len)
 {
-	struct mb_keys *k = aligned_alloc(64, (sizeof(*k) + 63) / 64 * 64);
+	return (key_len / 4 + 7) * 16;
+}
+
+/* The AES schedules @k's directions use, copied out of the library's
+ * expansion (which always makes both). */
+static void aes_schedules(IMB_MGR *m, struct mb_keys *k, const uint8_t *key)
+{
+	uint8_t enc[AES_SCHED_MAX] __attribute__((aligned(16)));
+	uint8_t dec[AES_SCHED_MAX] __attribute__((aligned(16)));
+	size_t len = aes_sched_len(k->key_len);
+
+	if (k->key_len == 16)
+		IMB_AES_KEYEXP_128(m, key, enc, dec);
+	else if (k->key_len == 24)
+		IMB_AES_KEYEXP_192(m, key, enc, dec);
+	else
+		IMB_AES_KEYEXP_256(m, key, enc, dec);
+	if (k->dirs & KEYS_ENCRYPT)
+		memcpy(k->sched, enc, len);
+	if (k->dirs & KEYS_DECRYPT)
+		memcpy(k->sched + k->dec_off, dec, len);
+	OPENSSL_cleanse(enc, sizeof(enc));
+	OPENSSL_cleanse(dec, sizeof(dec));
+}
+
+static void des3_schedules(IMB_MGR *m, struct mb_keys *k, const uint8_t *key)
+{
+	struct des3_sched *d = (struct des3_sched *)k->sched;
+
+	for (int i = 0; i < 3; i++) {
+		IMB_DES_KEYSCHED(m, d->sched[i], key + 8 * i);
+		d->ptrs[i] = d->sched[i];
+	}
+}
+
+static struct mb_keys *keys_new(IMB_MGR *m, const struct esp_sa *sa)
+{
+	const struct esp_sa_params *p = &sa->p;
+	bool aes = p->enc == ESP_ENC_AES_CBC;
+	uint8_t dirs = (esp_sa_is_outbound(sa) ? KEYS_ENCRYPT : 0) |
+		       (esp_sa_is_inbound(sa) ? KEYS_DECRYPT : 0);
+	size_t one = aes ? aes_sched_len(p->enc_key_len) : sizeof(struct des3_sched);
+	size_t size = sizeof(struct mb_keys) +
+		      (aes && dirs == (KEYS_ENCRYPT | KEYS_DECRYPT) ? 2 * one : one);
+	/* malloc's 16-byte alignment is what the schedules need */
+	struct mb_keys *k = malloc(size);
 
 	if (!k)
 		return NULL;
-	memset(k, 0, sizeof(*k));
+	memset(k, 0, size);
+	k->size = (uint16_t)size;
+	k->dirs = dirs;
 	k->key_len = p->enc_key_len;
 	k->iv_len = esp_enc_info(p->enc)->iv_len;
-	if (p->enc == ESP_ENC_AES_CBC) {
+	if (aes) {
 		k->cipher = IMB_CIPHER_CBC;
-		if (p->enc_key_len == 16)
-			IMB_AES_KEYEXP_128(m, p->enc_key, k->aes_enc, k->aes_dec);
-		else if (p->enc_key_len == 24)
-			IMB_AES_KEYEXP_192(m, p->enc_key, k->aes_enc, k->aes_dec);
-		else
-			IMB_AES_KEYEXP_256(m, p->enc_key, k->aes_enc, k->aes_dec);
+		k->dec_off = dirs & KEYS_ENCRYPT ? (uint8_t)one : 0;
+		aes_schedules(m, k, p->enc_key);
 	} else {
 		k->cipher = IMB_CIPHER_DES3;
-		for (int i = 0; i < 3; i++) {
-			IMB_DES_KEYSCHED(m, k->des[i], p->enc_key + 8 * i);
-			k->des_ptrs[i] = k->des[i];
-		}
+		des3_schedules(m, k, p->enc_key);
 	}
 	switch (p->auth) {
 	case ESP_AUTH_HMAC_SHA1_96:
@@ -209,7 +263,7 @@ static const struct mb_keys *sa_keys(IMB_MGR *m, struct esp_sa *sa)
 		return k;
 	spin_lock(&sa->lock);
 	k = sa->batch_keys;
-	if (!k && (k = keys_new(m, &sa->p)))
+	if (!k && (k = keys_new(m, sa)))
 		__atomic_store_n(&sa->batch_keys, k, __ATOMIC_RELEASE);
 	spin_unlock(&sa->lock);
 	return k;
@@ -220,11 +274,12 @@ static void set_cipher_keys(IMB_JOB *job, const struct mb_keys *k)
 {
 	job->key_len_in_bytes = k->key_len;
 	if (k->cipher == IMB_CIPHER_DES3) {
-		job->enc_keys = k->des_ptrs;
-		job->dec_keys = k->des_ptrs;
+		const struct des3_sched *d = (const struct des3_sched *)k->sched;
+		job->enc_keys = d->ptrs;
+		job->dec_keys = d->ptrs;
 	} else {
-		job->enc_keys = k->aes_enc;
-		job->dec_keys = k->aes_dec;
+		job->enc_keys = k->sched;
+		job->dec_keys = k->sched + k->dec_off;
 	}
 }
 
@@ -257,13 +312,15 @@ static void fill_job(IMB_JOB *job, const struct mb_keys *k, struct esp_seal_op *
 	job->user_data = &op->status;
 }
 
-/* What the library would refuse: whole blocks, at least one. The engine
- * never hands anything else; should it, OpenSSL's way takes the op. */
-static bool job_ok(const struct mb_keys *k, uint32_t ct_len)
+/* What the library would refuse (whole blocks, at least one), and a
+ * direction the SA has no schedule for (@need). The engine never hands
+ * either; should it, OpenSSL's way takes the op, and refuses the second
+ * (esp_sa_encrypt_locked). */
+static bool job_ok(const struct mb_keys *k, uint32_t ct_len, uint8_t need)
 {
 	uint32_t block = k->iv_len;	/* CBC: IV and block are one size */
 
-	return ct_len && ct_len % block == 0;
+	return ct_len && ct_len % block == 0 && (k->dirs & need) == need;
 }
 
 /* Jobs come back in any order: user_data points at the status of the op
@@ -295,7 +352,7 @@ void esp_mb_seal(void *mb, struct esp_seal_op *ops, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct esp_seal_op *op = &ops[i];
 		const struct mb_keys *k = sa_keys(m, op->sa);
-		if (!k || !job_ok(k, op->ct_len)) {
+		if (!k || !job_ok(k, op->ct_len, KEYS_ENCRYPT)) {
 			op->status = esp_seal_openssl(op->sa, op->esp, op->ct_len);
 			continue;
 		}
@@ -352,7 +409,7 @@ void esp_mb_mac(void *mb, struct esp_open_op *ops, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct esp_open_op *op = &ops[i];
 		const struct mb_keys *k = sa_keys(m, op->sa);
-		if (!k || !job_ok(k, op->ct_len)) {
+		if (!k || !job_ok(k, op->ct_len, 0)) {
 			op->status = esp_mac_openssl(op->sa, op->esp, op->ct_len, op->mac);
 			continue;
 		}
@@ -370,7 +427,7 @@ void esp_mb_decrypt(void *mb, struct esp_open_op *ops, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct esp_open_op *op = &ops[i];
 		const struct mb_keys *k = sa_keys(m, op->sa);
-		if (!k || !job_ok(k, op->ct_len)) {
+		if (!k || !job_ok(k, op->ct_len, KEYS_DECRYPT)) {
 			op->status = esp_decrypt_openssl(op->sa, op->esp, op->ct_len);
 			continue;
 		}
