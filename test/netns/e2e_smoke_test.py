@@ -5,7 +5,8 @@ espnatd over NFQUEUE and over TUN (strongSwan is left out: it is measured,
 not tested), one short rate search and one flood each at 200 bytes, UDP
 through espnat-udpgen. Checks its exit status and, in its JSON, that each
 espnatd pair passed the wire check (only ESP in UDP between the NAT and
-B, the NAT's port learned), that every datagram the counter took was this
+B, the NAT's port learned) and had learned it again after each round's
+restart, that every datagram the counter took was this
 run's and intact (no corrupt, duplicate or foreign one), that the paced
 5,000 pps step was carried (under 1 % loss), that the floods delivered, and
 that espnatd's memory stayed bounded.
@@ -54,6 +55,10 @@ def main():
         if name != "baseline":
             v = rec.get("verify", {})
             check(v.get("ok") is True, f"{name}: wire check passed: {v.get('summary')}")
+            learned = [rd.get("learned", {}) for rd in rec.get("rounds", [])]
+            check(learned and all(x.get("ok") is True for x in learned),
+                  f"{name}: after each round B held the NAT's port: "
+                  f"{[x.get('what') for x in learned]}")
         runs = list(udp_runs(rec))
         check(runs and all("udpgen" in x for x in runs),
               f"{name}: {len(runs)} UDP runs, all through espnat-udpgen")
