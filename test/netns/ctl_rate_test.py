@@ -6,8 +6,9 @@ its own espnatd in a namespace of its own. Checks, without and with a
 state file: every `sa add` and `sa del` was answered ok; the JSON carries
 the figures the text prints; an SA no packet has used yet holds no OpenSSL
 cipher context (espnatd grows by well under the ~1,400 bytes per SA it
-took with one); no namespace is left behind; a bad --sas is refused.
-Usage: ctl_rate_test.py BUILD_DIR"""
+took with one; not in a sanitizer's build, whose allocator pads
+everything); no namespace is left behind; a bad --sas is refused.
+Usage: ctl_rate_test.py BUILD_DIR [B_SANITIZE]"""
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ import netns  # noqa: E402
 from netns import check  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1])
+SANITIZED = len(sys.argv) > 2 and sys.argv[2] not in ("", "none")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RATE = os.path.join(REPO, "tools", "bench", "espnat-ctl-rate")
 
@@ -54,7 +56,10 @@ def main():
     netns.need_root()
     before = set(namespaces())
     doc = run_one(20000)
-    if doc:
+    if doc and SANITIZED:
+        print(f"memory per SA not judged in a sanitizer's build ({doc['rss_bytes_per_sa']:.0f} "
+              "bytes)")
+    elif doc:
         per_sa = doc["rss_bytes_per_sa"]
         check(300 < per_sa < 1100,
               f"an installed SA takes {per_sa:.0f} bytes in espnatd: no cipher context yet")
