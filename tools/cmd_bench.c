@@ -469,8 +469,9 @@ int cmd_bench(int argc, char **argv)
 			}
 		}
 		if (a == 0 && o.sas > 1) {
-			/* the ipsec-mb backend keys an SA on its first packet
-			 * (the untimed warm-up reached every SA by now) */
+			/* both backends key an SA on its first packet (OpenSSL's
+			 * context, the ipsec-mb schedules); the untimed warm-up
+			 * reached every SA by now */
 			unsigned engines = o.decap ? 2 : 1;
 			scale.rss_per_sa_run = (double)(bench_rss_bytes() - rss_start) /
 					       ((double)o.sas * engines);
