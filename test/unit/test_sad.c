@@ -1,8 +1,11 @@
 /* The SA database: inbound and outbound lookups, specificity, refusals,
- * removal, and many SAs. */
+ * removal, and many SAs; an SA's cipher keyed by its first packet. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "engine/engine.h"
+#include "engine/safile.h"
 #include "engine/sad.h"
 #include "test/unit/check.h"
 #include "test/unit/testutil.h"
@@ -187,8 +190,91 @@ static void test_probes(void)
 	esp_engine_free(e);
 }
 
+static struct esp_sa *sa_of(const char *dir, const char *enc)
+{
+	char line[256], err[ESP_SAFILE_ERRLEN];
+	struct esp_sa_params p;
+	struct esp_sa *sa = NULL;
+	const char *why;
+
+	snprintf(line, sizeof(line), "src 10.0.0.1 dst 10.0.0.2 proto esp spi 7700 " KEY " %s %s",
+		 enc, dir);
+	CHECK_EQ(esp_safile_parse_line(line, &p, err, sizeof(err)), 1);
+	int rc = esp_sa_create(&p, &sa, &why);
+	if (rc)
+		fprintf(stderr, "%s: %s\n", line, why);
+	CHECK_EQ(rc, 0);
+	esp_sa_params_wipe(&p);
+	return sa;
+}
+
+/* What esp_sa_{en,de}crypt_locked() does with @sa, its lock held; @buf
+ * holds the IV's block and 32 bytes. */
+static int sa_crypt(struct esp_sa *sa, bool encrypt, uint8_t *buf)
+{
+	spin_lock(&sa->lock);
+	int rc = encrypt ? esp_sa_encrypt_locked(sa, buf, 32) : esp_sa_decrypt_locked(sa, buf, 32);
+	spin_unlock(&sa->lock);
+	return rc;
+}
+
+/* An SA holds no cipher context until a packet needs one, then one for
+ * that direction only; a direction it does not have is refused (never
+ * passed through as the NULL cipher would), and the NULL cipher needs
+ * none. */
+static void test_cipher_on_first_use(void)
+{
+	static const char aes[] = "enc 'cbc(aes)' 0x2b7e151628aed2a6abf7158809cf4f3c";
+	uint8_t buf[48], orig[48];
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		orig[i] = (uint8_t)(i * 7);
+	struct esp_sa *out = sa_of("dir out", aes);
+	if (!out)
+		return;
+	CHECK(out->encrypt.ctx == NULL && out->decrypt.ctx == NULL);
+	memcpy(buf, orig, sizeof(buf));
+	CHECK_EQ(sa_crypt(out, false, buf), -ENOKEY);
+	CHECK_MEM(buf, orig, sizeof(buf));
+	CHECK(out->decrypt.ctx == NULL);
+	CHECK_EQ(sa_crypt(out, true, buf), 0);
+	CHECK(memcmp(buf, orig, sizeof(buf)) != 0);
+	CHECK(out->encrypt.ctx != NULL && out->decrypt.ctx == NULL);
+	esp_sa_free(out);
+
+	struct esp_sa *in = sa_of("dir in", aes);
+	if (!in)
+		return;
+	memcpy(buf, orig, sizeof(buf));
+	CHECK_EQ(sa_crypt(in, true, buf), -ENOKEY);
+	CHECK_MEM(buf, orig, sizeof(buf));
+	CHECK_EQ(sa_crypt(in, false, buf), 0);
+	CHECK(in->decrypt.ctx != NULL && in->encrypt.ctx == NULL);
+	esp_sa_free(in);
+
+	/* without `dir` both directions, each keyed when first used */
+	struct esp_sa *both = sa_of("", aes);
+	if (!both)
+		return;
+	CHECK_EQ(sa_crypt(both, false, buf), 0);
+	CHECK(both->decrypt.ctx != NULL && both->encrypt.ctx == NULL);
+	CHECK_EQ(sa_crypt(both, true, buf), 0);
+	CHECK(both->encrypt.ctx != NULL);
+	esp_sa_free(both);
+
+	struct esp_sa *null = sa_of("dir out", "enc 'ecb(cipher_null)' \"\"");
+	if (!null)
+		return;
+	memcpy(buf, orig, sizeof(buf));
+	CHECK_EQ(sa_crypt(null, true, buf), 0);
+	CHECK_MEM(buf, orig, sizeof(buf));
+	CHECK(null->encrypt.ctx == NULL);
+	esp_sa_free(null);
+}
+
 int main(void)
 {
+	test_cipher_on_first_use();
 	test_specificity();
 	test_ipv6_prefixes();
 	test_many();
