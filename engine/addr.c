@@ -7,9 +7,19 @@
 
 void esp_addr_set(struct esp_addr *a, int family, const uint8_t *raw)
 {
-	memset(a, 0, sizeof(*a));
+	typedef uint32_t quad __attribute__((vector_size(16)));
+	esp_addr_block b;
+
+	/* built in a register: element 0 of a vector is its lowest address */
+	if (family == AF_INET) {
+		uint32_t v4;
+		memcpy(&v4, raw, 4);
+		b = (esp_addr_block)(quad){ v4, 0, 0, 0 };
+	} else {
+		memcpy(&b, raw, 16);
+	}
 	a->family = (uint8_t)family;
-	memcpy(a->bytes, raw, family == AF_INET ? 4 : 16);
+	esp_addr_put_block(a, b);
 }
 
 bool esp_addr_in_prefix(const struct esp_addr *a, const struct esp_addr *net,

@@ -319,7 +319,7 @@ bool esp_hmac_verify(const struct esp_hmac *h, const uint8_t *data,
 	uint8_t mac[ESP_MAX_DIGEST];
 
 	esp_hmac_compute(h, data, len, mac);
-	return CRYPTO_memcmp(mac, icv, icv_len) == 0;
+	return esp_icv_equal(mac, icv, icv_len);
 }
 
 void esp_hmac_wipe(struct esp_hmac *h)

@@ -679,10 +679,14 @@ static void open_chunk(struct esp_worker *w, struct pkt *const *pkts,
 			continue;
 		struct esp_decap_plan *pl = &plans[nops];
 		switches += nops == 0 || pl->sa != plans[nops - 1].sa;
-		ops[nops] = (struct esp_open_op){ .sa = pl->sa, .esp = pl->esp,
-						  .ct_len = pl->ct_len, .mac = pl->mac };
+		/* both copies from registers: copying ops[nops] itself would
+		 * load wide what was just stored narrow, a stall that cost 5 ns
+		 * a packet */
+		const struct esp_open_op op = { .sa = pl->sa, .esp = pl->esp,
+						.ct_len = pl->ct_len, .mac = pl->mac };
+		ops[nops] = op;
 		if (pl->sa->p.auth != ESP_AUTH_NONE)
-			macs[nmacs++] = ops[nops];
+			macs[nmacs++] = op;
 		which[nops++] = i;
 	}
 	/* no cache to ask inbound: packets of one SA come in runs, of many

