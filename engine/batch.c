@@ -94,8 +94,7 @@ void esp_batch_seal(struct esp_batch *bt, struct esp_seal_op *ops, unsigned n)
 #else
 	(void)bt;
 #endif
-	for (unsigned i = 0; i < n; i++)
-		ops[i].status = esp_seal_openssl(ops[i].sa, ops[i].esp, ops[i].ct_len);
+	esp_seal_openssl_burst(ops, n);
 }
 
 void esp_batch_mac(struct esp_batch *bt, struct esp_open_op *ops, unsigned n)

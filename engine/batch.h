@@ -84,6 +84,10 @@ int esp_decrypt_openssl(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len);
  * does, and the fallback for what another backend does not cover. */
 int esp_seal_openssl(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len);
 
+/* OpenSSL's way for a burst: each op as esp_seal_openssl() seals it, runs
+ * of one SA's ops under one hold of its lock. */
+void esp_seal_openssl_burst(struct esp_seal_op *ops, unsigned n);
+
 /* Prefetches the key state sealing (@outbound) or opening a packet of
  * @sa will read: the cipher context, or the backend's key schedules. */
 void esp_batch_prefetch(const struct esp_batch *bt, const struct esp_sa *sa,

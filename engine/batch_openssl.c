@@ -7,24 +7,45 @@
 
 #define ESP_HDR_LEN 8
 
+/* Consecutive packets of one SA sealed under one hold of its lock, at
+ * most this many: a lock taken and released per packet cost about 12 ns
+ * of a 128-byte packet's ~250, and a worker waiting for the SA waits at
+ * most this many packets' sealing (2 us at 1400 bytes). */
+#define SEAL_RUN_MAX 8
+
+/* With the SA's lock held (the context's chain is shared by every worker
+ * using the SA); the HMAC needs no lock, but running it here, right after
+ * the cipher, lets the core overlap the two. */
+static int seal_locked(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len)
+{
+	int rc = esp_sa_encrypt_locked(sa, esp + ESP_HDR_LEN, ct_len);
+
+	if (rc == 0 && sa->p.auth != ESP_AUTH_NONE)
+		esp_hmac_append(&sa->hmac, esp,
+				ESP_HDR_LEN + esp_enc_info(sa->p.enc)->iv_len + ct_len);
+	return rc;
+}
+
 int esp_seal_openssl(struct esp_sa *sa, uint8_t *esp, uint32_t ct_len)
 {
-	const struct esp_auth_info *ai = esp_auth_info(sa->p.auth);
-	uint32_t iv_len = esp_enc_info(sa->p.enc)->iv_len;
-	uint32_t covered = ESP_HDR_LEN + iv_len + ct_len;
-
-	/* the context's chain is shared by every worker using the SA */
 	spin_lock(&sa->lock);
-	int rc = esp_sa_encrypt_locked(sa, esp + ESP_HDR_LEN, ct_len);
+	int rc = seal_locked(sa, esp, ct_len);
 	spin_unlock(&sa->lock);
-	if (rc)
-		return rc;
-	if (ai->icv_len) {
-		uint8_t mac[ESP_MAX_DIGEST];
-		esp_hmac_compute(&sa->hmac, esp, covered, mac);
-		memcpy(esp + covered, mac, ai->icv_len);
+	return rc;
+}
+
+void esp_seal_openssl_burst(struct esp_seal_op *ops, unsigned n)
+{
+	for (unsigned i = 0; i < n;) {
+		struct esp_sa *sa = ops[i].sa;
+		unsigned end = i + 1;
+		while (end < n && end - i < SEAL_RUN_MAX && ops[end].sa == sa)
+			end++;
+		spin_lock(&sa->lock);
+		for (; i < end; i++)
+			ops[i].status = seal_locked(sa, ops[i].esp, ops[i].ct_len);
+		spin_unlock(&sa->lock);
 	}
-	return 0;
 }
 
 int esp_mac_openssl(struct esp_sa *sa, const uint8_t *esp, uint32_t ct_len,

@@ -245,12 +245,9 @@ enum esp_verdict esp_encap(struct esp_worker *w, struct esp_sa *sa,
 		return seal_failed(w, sa, seq, r);
 	if (seq == ESP_SEQ_MAX)
 		esp_emit_sa(w->engine, ESP_EVENT_EXHAUSTED, sa);
-	if (ai->icv_len) {
-		uint32_t covered = pl.total - (uint32_t)(pl.esp - pkt_data(p)) - ai->icv_len;
-		uint8_t mac[ESP_MAX_DIGEST];
-		esp_hmac_compute(&sa->hmac, pl.esp, covered, mac);
-		memcpy(pl.esp + covered, mac, ai->icv_len);
-	}
+	if (ai->icv_len)
+		esp_hmac_append(&sa->hmac, pl.esp,
+				pl.total - (uint32_t)(pl.esp - pkt_data(p)) - ai->icv_len);
 	return encap_finish(w, &pl, r);
 }
 
