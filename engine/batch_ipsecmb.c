@@ -320,7 +320,8 @@ static bool job_ok(const struct mb_keys *k, uint32_t ct_len, uint8_t need)
 {
 	uint32_t block = k->iv_len;	/* CBC: IV and block are one size */
 
-	return ct_len && ct_len % block == 0 && (k->dirs & need) == need;
+	/* blocks are 8 or 16 bytes: a mask, not a division per packet */
+	return ct_len && (ct_len & (block - 1u)) == 0 && (k->dirs & need) == need;
 }
 
 /* Jobs come back in any order: user_data points at the status of the op
