@@ -8,8 +8,9 @@
 #define ESP_HDR_LEN 8
 
 /* Consecutive packets of one SA sealed under one hold of its lock, at
- * most this many: a lock taken and released per packet cost about 12 ns
- * of a 128-byte packet's ~250, and a worker waiting for the SA waits at
+ * most this many: taken and released per packet, the lock made a 128-byte
+ * packet's sealing about 20 ns slower (683 cycles against 629, rdtsc
+ * around the burst's sealing), and a worker waiting for the SA waits at
  * most this many packets' sealing (2 us at 1400 bytes). */
 #define SEAL_RUN_MAX 8
 

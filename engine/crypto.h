@@ -6,7 +6,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -153,8 +152,8 @@ void esp_hmac_compute(const struct esp_hmac *h, const uint8_t *data,
 /* Writes the ICV of @data's @len bytes right after them: the HMAC
  * truncated to 96 bits, as both integrity algorithms are (RFC 2403/2404).
  * The copy has a constant length, so it is two moves; at the length read
- * from the algorithm's table it was a call into libc, and it stalled on
- * the digest's bytes just stored: 17 ns of a 128-byte packet. */
+ * from the algorithm's table it was a call into libc reading the digest
+ * just stored, up to 16 ns of a 128-byte packet. */
 static inline void esp_hmac_append(const struct esp_hmac *h, uint8_t *data, size_t len)
 {
 	uint8_t mac[ESP_MAX_DIGEST];
@@ -174,10 +173,10 @@ void esp_hmac_wipe(struct esp_hmac *h);
 /* Whether the @len-byte ICVs @a and @b agree, in a time that does not
  * depend on where they differ: every byte is read, the differences are
  * ORed together, and only the total is tested. The 96-bit ICVs of both
- * HMACs take two loads each (CRYPTO_memcmp's byte loop and call cost 6 ns
- * of a 128-byte packet's ~60 ns of framing); other lengths go to
- * CRYPTO_memcmp. The empty asm hides the total from the optimiser, so
- * that it cannot test the parts one after the other. */
+ * HMACs take two loads each (CRYPTO_memcmp's call and byte loop cost 6 ns
+ * a packet); other lengths go to CRYPTO_memcmp. The empty asm hides the
+ * total from the optimiser, so that it cannot test the parts one after
+ * the other. */
 static inline bool esp_icv_equal(const uint8_t *a, const uint8_t *b, size_t len)
 {
 	if (len != ESP_ICV_LEN)
