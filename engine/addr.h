@@ -55,7 +55,7 @@ static inline void esp_addr_copy(struct esp_addr *to, const struct esp_addr *fro
 	esp_addr_put_block(to, esp_addr_get_block(from));
 }
 
-/* Fills @a from @len raw bytes (4 or 16). */
+/* Fills @a with the 4 (AF_INET) or 16 bytes at @raw. */
 void esp_addr_set(struct esp_addr *a, int family, const uint8_t *raw);
 
 /* Compares all 16 bytes, as the hash tables hash them: an IPv4 address's

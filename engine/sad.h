@@ -61,7 +61,7 @@ struct esp_sa *esp_sad_lookup_out_cached(const struct esp_sad *sad, struct esp_s
 					 const struct esp_flow *f);
 
 /* The last SA one worker's inbound lookups found: the next packet of the
- * same SA, the SAD unchanged since, takes it without hashing (about 15 ns
+ * same SA, the SAD unchanged since, takes it without hashing (about 11 ns
  * of a packet's framing). Zero-initialise. */
 struct esp_sad_in_cache {
 	struct esp_sa *sa;	/* NULL: empty */
