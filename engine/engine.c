@@ -666,7 +666,8 @@ static void open_chunk(struct esp_worker *w, struct pkt *const *pkts,
 {
 	struct esp_decap_plan plans[BURST_CHUNK];
 	struct esp_open_op ops[BURST_CHUNK], macs[BURST_CHUNK];
-	unsigned which[BURST_CHUNK], nops = 0, nmacs = 0, switches = 0;
+	unsigned which[BURST_CHUNK], nops = 0, nmacs = 0;
+	uint64_t misses = w->last_in.misses;
 
 	if (w->cold_in)
 		warm_in(w, pkts, n);
@@ -678,7 +679,6 @@ static void open_chunk(struct esp_worker *w, struct pkt *const *pkts,
 			  &verdict) != ROUTED_DECAP)
 			continue;
 		struct esp_decap_plan *pl = &plans[nops];
-		switches += nops == 0 || pl->sa != plans[nops - 1].sa;
 		/* both copies from registers: copying ops[nops] itself would
 		 * load wide what was just stored narrow, a stall that cost 5 ns
 		 * a packet */
@@ -689,10 +689,8 @@ static void open_chunk(struct esp_worker *w, struct pkt *const *pkts,
 			macs[nmacs++] = op;
 		which[nops++] = i;
 	}
-	/* no cache to ask inbound: packets of one SA come in runs, of many
-	 * SAs mixed */
 	w->cold_in = n >= WARM_MIN && esp_sad_count(w->engine->sad) > (size_t)WARM_SAS &&
-		     switches * 2 > n;
+		     (w->last_in.misses - misses) * 2 > n;
 	if (!nops)
 		return;
 	esp_batch_mac(w->batch, macs, nmacs);

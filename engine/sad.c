@@ -399,10 +399,14 @@ struct esp_sa *esp_sad_lookup_in_cached(const struct esp_sad *sad,
 	if (c->sa && c->generation == sad->generation && c->spi == spi &&
 	    esp_addr_equal(&c->dst, dst))
 		return c->sa;
+	c->misses++;
 	struct esp_sa *sa = esp_sad_lookup_in(sad, spi, dst);
-	if (sa)
-		*c = (struct esp_sad_in_cache){ .sa = sa, .generation = sad->generation,
-						.spi = spi, .dst = *dst };
+	if (sa) {
+		c->sa = sa;
+		c->generation = sad->generation;
+		c->spi = spi;
+		c->dst = *dst;
+	}
 	return sa;
 }
 

@@ -68,6 +68,7 @@ struct esp_sad_in_cache {
 	uint64_t generation;
 	uint32_t spi;
 	struct esp_addr dst;
+	uint64_t misses;	/* lookups it could not spare */
 };
 
 /* esp_sad_lookup_in(), answered from @c when it can be and remembered in

@@ -295,7 +295,9 @@ static void test_in_cache(void)
 
 	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &d2) == a);
 	CHECK(c.sa == a);
+	CHECK_EQ(c.misses, 1);
 	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &d2) == a);
+	CHECK_EQ(c.misses, 1);			/* a hit: nothing hashed */
 	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &d3) == a3);	/* same SPI */
 	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x301, &d2) == b);
 	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &d2) == a);
@@ -309,6 +311,7 @@ static void test_in_cache(void)
 	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x302, &d1) == NULL);
 	CHECK(esp_sad_lookup_in_cached(sad, &c, 0x300, &v6) == NULL);
 	CHECK(c.sa == a);
+	CHECK_EQ(c.misses, 8);			/* each lookup after the hit */
 
 	/* removed: not answered from the cache; re-added: the new SA */
 	CHECK_EQ(esp_engine_del_sa(e, 0x300, &d2), 0);
