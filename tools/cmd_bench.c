@@ -12,6 +12,7 @@
 
 #include "tools/bench/bench.h"
 #include "tools/bench/chart.h"
+#include "tools/bench/memprobe.h"
 #include "tools/commands.h"
 #include "tools/json.h"
 
@@ -54,7 +55,9 @@ static void usage(FILE *f)
 		"                            how long adding them took and the memory per SA\n"
 		"  --backend openssl|ipsec-mb  the engine's crypto backend for bursts (default\n"
 		"                            openssl; ipsec-mb when built in); the bound is\n"
-		"                            always OpenSSL's, one packet after another\n"
+		"                            always OpenSSL's, one packet after another;\n"
+		"                            another backend is also measured alone (its\n"
+		"                            burst calls on ready ops: 'backend Mpps')\n"
 		"  --burst N                 packets per esp_process_burst() call, 1-%d\n"
 		"                            (default 32)\n"
 		"  --duration SEC            each run (default 0.5)\n"
@@ -283,21 +286,31 @@ static void cpu_model(char *buf, size_t len)
 	fclose(f);
 }
 
-/* Engine and bound alternate, so that both see the same noise. */
+/* A batch backend other than OpenSSL is also measured alone: OpenSSL's
+ * bound is per packet, and the engine's share of a burst's time shows
+ * only beside what the backend itself does. */
+static bool backend_row(const struct options *o)
+{
+	return o->backend != ESP_BACKEND_OPENSSL;
+}
+
+/* Engine, bound (and backend) alternate, so that all see the same noise. */
 static int measure_row(struct bench_fixture *f, const struct options *o, enum bench_op op,
 		       uint32_t size, struct bench_row *row, char *err, size_t errlen)
 {
-	double eng[MAX_REPEAT], bound[MAX_REPEAT];
+	double eng[MAX_REPEAT], bound[MAX_REPEAT], backend[MAX_REPEAT];
 	struct bench_measure m = { op, size, o->threads, o->duration_s, o->backend, o->burst };
 
 	for (unsigned r = 0; r < o->repeat; r++)
 		if (bench_engine(f, &m, &eng[r], err, errlen) ||
-		    bench_bound(f, &m, &bound[r], err, errlen))
+		    bench_bound(f, &m, &bound[r], err, errlen) ||
+		    (backend_row(o) && bench_backend(f, &m, &backend[r], err, errlen)))
 			return -1;
 	row->op = op;
 	row->size = size;
 	row->engine_pps = median(eng, o->repeat);
 	row->bound_pps = median(bound, o->repeat);
+	row->backend_pps = backend_row(o) ? median(backend, o->repeat) : 0;
 	row->gbps = row->engine_pps * bench_mean_size(size) * 8 / 1e9;
 	row->bound_gbps = row->bound_pps * bench_mean_size(size) * 8 / 1e9;
 	return 0;
@@ -309,9 +322,12 @@ static void print_row(const struct bench_row *r)
 
 	bench_alg_name(&r->alg, name, sizeof(name));
 	size_name(r->size, size, sizeof(size));
-	printf("%-14s %-6s %5s %11.3f %8.3f %11.3f %8.2f\n", name,
+	printf("%-14s %-6s %5s %11.3f %8.3f %11.3f %8.2f", name,
 	       r->op == BENCH_ENCAP ? "encap" : "decap", size, r->engine_pps / 1e6, r->gbps,
 	       r->bound_pps / 1e6, r->engine_pps / r->bound_pps);
+	if (r->backend_pps)
+		printf(" %13.3f %8.2f", r->backend_pps / 1e6, r->engine_pps / r->backend_pps);
+	printf("\n");
 	fflush(stdout);
 }
 
@@ -345,6 +361,8 @@ static void write_json(FILE *out, const struct options *o, const char *cpu,
 		json_w_kv_double(&w, "install_per_s", scale->install_per_s);
 		json_w_kv_double(&w, "rss_bytes_per_sa", scale->rss_per_sa);
 		json_w_kv_double(&w, "rss_bytes_per_sa_after_runs", scale->rss_per_sa_run);
+		if (scale->random_line_ns > 0)
+			json_w_kv_double(&w, "random_line_ns", scale->random_line_ns);
 		json_w_end_object(&w);
 	}
 	json_w_key(&w, "rows");
@@ -362,6 +380,11 @@ static void write_json(FILE *out, const struct options *o, const char *cpu,
 		json_w_kv_double(&w, "bound_pps", rows[i].bound_pps);
 		json_w_kv_double(&w, "bound_gbps", rows[i].bound_gbps);
 		json_w_kv_double(&w, "engine_over_bound", rows[i].engine_pps / rows[i].bound_pps);
+		if (rows[i].backend_pps) {
+			json_w_kv_double(&w, "backend_pps", rows[i].backend_pps);
+			json_w_kv_double(&w, "engine_over_backend",
+					 rows[i].engine_pps / rows[i].backend_pps);
+		}
 		json_w_end_object(&w);
 	}
 	json_w_end_array(&w);
@@ -423,8 +446,11 @@ int cmd_bench(int argc, char **argv)
 		       esp_backend_name(o.backend), o.burst);
 		printf("%s, %ld CPU(s), %s\n\n", cpu, sysconf(_SC_NPROCESSORS_ONLN),
 		       OpenSSL_version(OPENSSL_VERSION));
-		printf("%-14s %-6s %5s %11s %8s %11s %8s\n", "alg", "op", "size", "engine Mpps",
+		printf("%-14s %-6s %5s %11s %8s %11s %8s", "alg", "op", "size", "engine Mpps",
 		       "Gbit/s", "bound Mpps", "eng/bnd");
+		if (backend_row(&o))
+			printf(" %13s %8s", "backend Mpps", "eng/bkd");
+		printf("\n");
 	}
 	for (size_t a = 0; a < o.nalgs; a++) {
 		long rss_start = bench_rss_bytes();
@@ -442,6 +468,14 @@ int cmd_bench(int argc, char **argv)
 			if (table)
 				printf("(%u SAs x %u engine(s) added at %.0f SAs/s; %.0f bytes resident per SA)\n",
 				       o.sas, engines, scale.install_per_s, scale.rss_per_sa);
+			/* what a line of them costs when it is not in cache */
+			long footprint = bench_fixture_rss_bytes(f);
+			scale.footprint = footprint > 0 ? footprint : 0;
+			scale.random_line_ns = bench_random_line_ns((size_t)scale.footprint);
+			if (table && scale.random_line_ns > 0)
+				printf("(a random cache line of as much memory, %.0f MiB: %.1f ns, "
+				       "32 requested at a time)\n",
+				       (double)scale.footprint / (1 << 20), scale.random_line_ns);
 		}
 		for (int op = 0; op < 2; op++) {
 			if ((op == BENCH_ENCAP && !o.encap) || (op == BENCH_DECAP && !o.decap))

@@ -28,7 +28,9 @@ def bench(*args):
                           timeout=300)
 
 
-def rows_ok(doc, algs, ops, sizes, what):
+def rows_ok(doc, algs, ops, sizes, what, backend_alone=False):
+    """backend_alone: each row also has the backend's own rate (a backend
+    other than OpenSSL), else none has."""
     rows = doc.get("rows", [])
     want = {(a, o, s) for a in algs for o in ops for s in sizes}
     got = {(r["alg"], r["op"], r["size"]) for r in rows}
@@ -37,6 +39,14 @@ def rows_ok(doc, algs, ops, sizes, what):
         check(r["engine_pps"] > 0 and r["bound_pps"] > 0, f"{what}: rates of {r}")
         ratio = r["engine_pps"] / r["bound_pps"]
         check(abs(r["engine_over_bound"] - ratio) < 1e-3 * ratio, f"{what}: ratio of {r}")
+        if backend_alone:
+            check(r.get("backend_pps", 0) > 0, f"{what}: the backend alone in {r}")
+            ratio = r["engine_pps"] / r.get("backend_pps", 1)
+            check(abs(r.get("engine_over_backend", 0) - ratio) < 1e-3 * ratio,
+                  f"{what}: engine/backend of {r}")
+        else:
+            check("backend_pps" not in r and "engine_over_backend" not in r,
+                  f"{what}: a backend figure with OpenSSL's: {r}")
         size = r["mean_bytes"]
         check(abs(r["engine_gbps"] - r["engine_pps"] * size * 8 / 1e9) < 1e-3 * r["engine_gbps"],
               f"{what}: Gbit/s of {r}")
@@ -69,7 +79,8 @@ with tempfile.TemporaryDirectory() as tmp:
         check(doc["config"]["threads"] == 2 and doc["config"]["sas"] == 1000, "threads: config")
         check(doc["sas"]["count"] == 1000 and doc["sas"]["install_per_s"] > 0 and
               doc["sas"]["rss_bytes_per_sa"] > 0 and
-              doc["sas"]["rss_bytes_per_sa_after_runs"] > 0, f"threads: the SAs {doc.get('sas')}")
+              doc["sas"]["rss_bytes_per_sa_after_runs"] > 0 and
+              doc["sas"].get("random_line_ns", 0) > 0, f"threads: the SAs {doc.get('sas')}")
         d = xml.dom.minidom.parse(svg)
         lines = d.getElementsByTagName("polyline")
         check(len(lines) == 8, f"chart: {len(lines)} lines, want 4 series x (engine, bound)")
@@ -88,6 +99,13 @@ with tempfile.TemporaryDirectory() as tmp:
     r = bench("--alg", "aes128-sha1", "--sizes", "64", "--duration", "0.02", "--repeat", "1")
     check(r.returncode == 0 and "backend openssl, bursts of 32" in r.stdout.splitlines()[0],
           f"defaults in the header: {r.stdout.splitlines()[:1]}")
+    check("backend Mpps" not in r.stdout and "random cache line" not in r.stdout,
+          f"OpenSSL, one SA: no backend column, no memory line: {r.stdout}")
+    # many SAs: the table says what a random line of their memory costs
+    r = bench("--alg", "aes128-sha1", "--op", "encap", "--sizes", "64", "--sas", "3000",
+              "--duration", "0.02", "--repeat", "1")
+    check(r.returncode == 0 and "a random cache line of as much memory" in r.stdout,
+          f"the memory line: {r.stdout}")
     mb = bench("--backend", "ipsec-mb", "--alg", "all", "--sizes", "64,1400", "--duration",
                "0.02", "--repeat", "1", "--burst", "64", "--json", "-")
     if "not built" in mb.stderr:
@@ -99,7 +117,12 @@ with tempfile.TemporaryDirectory() as tmp:
             doc = json.loads(mb.stdout)
             check(doc["config"]["backend"] == "ipsec-mb" and doc["config"]["burst"] == 64,
                   f"ipsec-mb: config {doc['config']}")
-            rows_ok(doc, ALL, ["encap", "decap"], ["64", "1400"], "ipsec-mb")
+            rows_ok(doc, ALL, ["encap", "decap"], ["64", "1400"], "ipsec-mb", backend_alone=True)
+        t = bench("--backend", "ipsec-mb", "--op", "decap", "--sizes", "128", "--duration", "0.02",
+                  "--repeat", "1")
+        head = t.stdout.splitlines()[3] if t.returncode == 0 and len(t.stdout.splitlines()) > 4 else ""
+        check("backend Mpps" in head and "eng/bkd" in head and
+              len(t.stdout.splitlines()[4].split()) == 9, f"ipsec-mb: the table {t.stdout!r}")
 
     # refusals: exit 2, a message, nothing measured
     for args, msg in ((["--alg", "aes128-sha256"], "no ENC-AUTH"),

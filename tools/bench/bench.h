@@ -77,12 +77,19 @@ int bench_engine(struct bench_fixture *f, const struct bench_measure *m, double 
 int bench_bound(struct bench_fixture *f, const struct bench_measure *m, double *pps,
 		char *err, size_t errlen);
 
+/* The backend alone (m->backend): its burst calls on one SA's ops, laid
+ * out as the engine hands them over for that size, with none of the
+ * engine's own work. */
+int bench_backend(struct bench_fixture *f, const struct bench_measure *m, double *pps,
+		  char *err, size_t errlen);
+
 /* One figure of the report: medians. */
 struct bench_row {
 	struct bench_alg alg;
 	enum bench_op op;
 	uint32_t size;
 	double engine_pps, bound_pps;
+	double backend_pps;		/* the backend alone; 0: not measured */
 	double gbps, bound_gbps;	/* of the packets as they came in */
 };
 
@@ -92,6 +99,9 @@ struct bench_scale {
 	double rss_per_sa;		/* once added */
 	double rss_per_sa_run;		/* after the runs: with what a backend
 					 * keyed on an SA's first packet */
+	long footprint;			/* bytes the SAs took once added */
+	double random_line_ns;		/* a random line of that much memory
+					 * (memprobe.c); <= 0: not measured */
 };
 
 /* The ESP payload a packet of @size becomes in @mode (what is encrypted)

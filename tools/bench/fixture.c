@@ -229,6 +229,23 @@ struct bench_fixture *bench_fixture_new(const struct bench_alg *alg, enum bench_
 	return f;
 }
 
+struct esp_sa *bench_sa_new(const struct bench_fixture *f, bool inbound, char *err,
+			    size_t errlen)
+{
+	struct esp_sa_params p;
+	struct esp_sa *sa = NULL;
+	const char *why = NULL;
+
+	sa_params(f, 0, inbound ? ESP_DIR_IN : ESP_DIR_OUT, &p);
+	int r = esp_sa_create(&p, &sa, &why);
+	esp_sa_params_wipe(&p);
+	if (r) {
+		snprintf(err, errlen, "making an SA: %s", why ? why : strerror(-r));
+		return NULL;
+	}
+	return sa;
+}
+
 double bench_fixture_install_s(const struct bench_fixture *f)
 {
 	return f->install_s;

@@ -22,6 +22,11 @@ struct bench_fixture {
 /* The inner destination of SA @i's traffic. */
 uint32_t bench_inner_dst(uint32_t i);
 
+/* An SA outside the engines, with the keys and parameters of the
+ * fixture's first (esp_sa_free() it). */
+struct esp_sa *bench_sa_new(const struct bench_fixture *f, bool inbound, char *err,
+			    size_t errlen);
+
 /* Writes an IPv4/UDP packet of @size bytes (headers only; the payload is
  * whatever the buffer holds) that SA @sa's selector covers. */
 void bench_packet(uint8_t *ip, uint32_t size, uint32_t sa);
