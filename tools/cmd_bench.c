@@ -470,12 +470,12 @@ int cmd_bench(int argc, char **argv)
 				       o.sas, engines, scale.install_per_s, scale.rss_per_sa);
 			/* what a line of them costs when it is not in cache */
 			long footprint = bench_fixture_rss_bytes(f);
-			scale.footprint = footprint > 0 ? footprint : 0;
-			scale.random_line_ns = bench_random_line_ns((size_t)scale.footprint);
+			scale.random_line_ns = footprint > 0 ?
+					       bench_random_line_ns((size_t)footprint) : -1;
 			if (table && scale.random_line_ns > 0)
 				printf("(a random cache line of as much memory, %.0f MiB: %.1f ns, "
 				       "32 requested at a time)\n",
-				       (double)scale.footprint / (1 << 20), scale.random_line_ns);
+				       (double)footprint / (1 << 20), scale.random_line_ns);
 		}
 		for (int op = 0; op < 2; op++) {
 			if ((op == BENCH_ENCAP && !o.encap) || (op == BENCH_DECAP && !o.decap))

@@ -99,8 +99,8 @@ struct bench_scale {
 	double rss_per_sa;		/* once added */
 	double rss_per_sa_run;		/* after the runs: with what a backend
 					 * keyed on an SA's first packet */
-	long footprint;			/* bytes the SAs took once added */
-	double random_line_ns;		/* a random line of that much memory
+	double random_line_ns;		/* a random line of as much memory as
+					 * the SAs took once added
 					 * (memprobe.c); <= 0: not measured */
 };
 
