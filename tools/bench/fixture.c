@@ -14,6 +14,7 @@
 #include "engine/csum.h"
 #include "engine/engine.h"
 #include "engine/ip.h"
+#include "tools/clock.h"
 
 const uint16_t bench_imix[BENCH_IMIX_LEN] = {
 	64, 576, 64, 64, 576, 64, 1400, 64, 576, 64, 576, 64,
@@ -171,14 +172,6 @@ static void sa_params(const struct bench_fixture *f, uint32_t i, enum esp_dir di
 	}
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int install(struct bench_fixture *f, struct esp_engine *e, enum esp_dir dir,
 		   char *err, size_t errlen)
 {
@@ -218,13 +211,13 @@ struct bench_fixture *bench_fixture_new(const struct bench_alg *alg, enum bench_
 		return NULL;
 	}
 	long rss0 = bench_rss_bytes();
-	double t0 = now_s();
+	uint64_t t0 = monotonic_ns();
 	if (install(f, f->e_out, ESP_DIR_OUT, err, errlen) ||
 	    (inbound && install(f, f->e_in, ESP_DIR_IN, err, errlen))) {
 		bench_fixture_free(f);
 		return NULL;
 	}
-	f->install_s = now_s() - t0;
+	f->install_s = (double)(monotonic_ns() - t0) / 1e9;
 	f->rss_bytes = bench_rss_bytes() - rss0;
 	return f;
 }

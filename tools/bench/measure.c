@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "engine/pkt.h"
 #include "tools/bench/fixture.h"
+#include "tools/clock.h"
 
 #define MAX_PACKET 9000
 #define SLOT (PKT_HEADROOM + MAX_PACKET + PKT_TAILROOM + 64)
@@ -25,14 +26,6 @@ struct thread {
 	uint64_t packets, ns;
 	char err[160];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static uint32_t size_at(uint32_t size, uint64_t n)
 {
@@ -120,7 +113,7 @@ static void *engine_thread(void *arg)
 	pthread_barrier_wait(t->start);
 	if (!ok)
 		return NULL;
-	uint64_t deadline = now_ns() + (uint64_t)(t->m->duration_s * 1e9);
+	uint64_t deadline = monotonic_ns() + (uint64_t)(t->m->duration_s * 1e9);
 	for (;;) {
 		sa = fill(t, pkts, n, sa);
 		n += burst;
@@ -129,10 +122,10 @@ static void *engine_thread(void *arg)
 			if (!all(res, ESP_VERDICT_ENCAP, t))
 				return NULL;
 		}
-		uint64_t t0 = now_ns();
+		uint64_t t0 = monotonic_ns();
 		esp_process_burst(decap ? t->w_in : t->w_out, ptrs, burst,
 				  decap ? ESP_HINT_INBOUND : ESP_HINT_OUTBOUND, res);
-		uint64_t t1 = now_ns();
+		uint64_t t1 = monotonic_ns();
 		if (!all(res, decap ? ESP_VERDICT_DECAP : ESP_VERDICT_ENCAP, t))
 			return NULL;
 		t->ns += t1 - t0;
@@ -169,9 +162,9 @@ static void *bound_thread(void *arg)
 		bench_esp_lengths(alg, t->f->mode, size_at(t->m->size, k), &enc_len[k],
 				  &auth_len[k]);
 	pthread_barrier_wait(t->start);
-	uint64_t deadline = now_ns() + (uint64_t)(t->m->duration_s * 1e9);
+	uint64_t deadline = monotonic_ns() + (uint64_t)(t->m->duration_s * 1e9);
 	for (;;) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = monotonic_ns();
 		for (unsigned i = 0; i < t->m->burst; i++, n++) {
 			uint8_t *esp = t->slots + (size_t)i * SLOT + PKT_HEADROOM;
 			unsigned k = (unsigned)(n % BENCH_IMIX_LEN);
@@ -184,7 +177,7 @@ static void *bound_thread(void *arg)
 				memcpy(esp + auth_len[k], icv, ESP_ICV_LEN);
 			}
 		}
-		uint64_t t1 = now_ns();
+		uint64_t t1 = monotonic_ns();
 		t->ns += t1 - t0;
 		t->packets += t->m->burst;
 		if (t1 >= deadline)
@@ -207,8 +200,8 @@ static void *backend_thread(void *arg)
 	bool decap = t->m->op == BENCH_DECAP;
 	struct esp_batch *bt = esp_batch_new(t->m->backend);
 	struct esp_sa *sa = bench_sa_new(t->f, decap, t->err, sizeof(t->err));
-	struct esp_seal_op seal[BENCH_MAX_BURST];
-	struct esp_open_op open[BENCH_MAX_BURST];
+	struct esp_seal_op seal_ops[BENCH_MAX_BURST];
+	struct esp_open_op open_ops[BENCH_MAX_BURST];
 	uint8_t mac[BENCH_MAX_BURST][ESP_MAX_DIGEST];
 	uint32_t enc_len[BENCH_IMIX_LEN], auth_len[BENCH_IMIX_LEN];
 	bool integrity = alg->auth != ESP_AUTH_NONE;
@@ -223,27 +216,27 @@ static void *backend_thread(void *arg)
 	for (unsigned k = 0; k < BENCH_IMIX_LEN; k++)
 		bench_esp_lengths(alg, t->f->mode, size_at(t->m->size, k), &enc_len[k],
 				  &auth_len[k]);
-	uint64_t deadline = now_ns() + (uint64_t)(t->m->duration_s * 1e9);
+	uint64_t deadline = monotonic_ns() + (uint64_t)(t->m->duration_s * 1e9);
 	for (;;) {
 		unsigned burst = t->m->burst;
 		for (unsigned i = 0; i < burst; i++) {
 			uint8_t *esp = t->slots + (size_t)i * SLOT + PKT_HEADROOM;
 			uint32_t ct_len = enc_len[(n + i) % BENCH_IMIX_LEN];
-			seal[i] = (struct esp_seal_op){ .sa = sa, .esp = esp, .ct_len = ct_len };
-			open[i] = (struct esp_open_op){ .sa = sa, .esp = esp, .ct_len = ct_len,
-							.mac = mac[i] };
+			seal_ops[i] = (struct esp_seal_op){ .sa = sa, .esp = esp, .ct_len = ct_len };
+			open_ops[i] = (struct esp_open_op){ .sa = sa, .esp = esp, .ct_len = ct_len,
+							    .mac = mac[i] };
 		}
-		uint64_t t0 = now_ns();
+		uint64_t t0 = monotonic_ns();
 		if (!decap) {
-			esp_batch_seal(bt, seal, burst);
+			esp_batch_seal(bt, seal_ops, burst);
 		} else {
 			if (integrity)
-				esp_batch_mac(bt, open, burst);
-			esp_batch_decrypt(bt, open, burst);
+				esp_batch_mac(bt, open_ops, burst);
+			esp_batch_decrypt(bt, open_ops, burst);
 		}
-		uint64_t t1 = now_ns();
+		uint64_t t1 = monotonic_ns();
 		for (unsigned i = 0; i < burst; i++) {
-			if ((decap ? open[i].status : seal[i].status) != 0) {
+			if ((decap ? open_ops[i].status : seal_ops[i].status) != 0) {
 				snprintf(t->err, sizeof(t->err), "the %s backend failed an op",
 					 esp_backend_name(t->m->backend));
 				goto out;

@@ -3,6 +3,8 @@
  * buckets are lines nobody has touched for N packets. */
 #include "tools/bench/memprobe.h"
 
+#include "tools/clock.h"
+
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,14 +15,6 @@
 				 * the engine warms a chunk (engine.c) */
 #define SAMPLES (1u << 20)
 #define PASSES 3
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* xorshift64: cheap, and no pattern a hardware prefetcher follows */
 static uint64_t next_rand(uint64_t *x)
@@ -52,14 +46,14 @@ double bench_random_line_ns(size_t bytes)
 	volatile uint8_t sink;
 	for (int pass = 0; pass < PASSES; pass++) {
 		unsigned sum = 0;
-		uint64_t t0 = now_ns();
+		uint64_t t0 = monotonic_ns();
 		for (uint32_t i = 0; i < SAMPLES; i += IN_FLIGHT) {
 			for (uint32_t k = 0; k < IN_FLIGHT; k++)
 				__builtin_prefetch(mem + (size_t)idx[i + k] * LINE);
 			for (uint32_t k = 0; k < IN_FLIGHT; k++)
 				sum += mem[(size_t)idx[i + k] * LINE];
 		}
-		double ns = (double)(now_ns() - t0) / SAMPLES;
+		double ns = (double)(monotonic_ns() - t0) / SAMPLES;
 		sink = (uint8_t)sum;
 		if (best < 0 || ns < best)
 			best = ns;

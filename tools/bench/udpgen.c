@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/clock.h"
+
 #define MAGIC 0x45554450u		/* "EUDP" */
 #define HDR_LEN 24			/* magic, tag, sequence, length */
 #define MAX_LEN 8972			/* a 9000-byte MTU's UDP payload over IPv4 */
@@ -64,14 +66,6 @@ static void catch_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void sleep_until(uint64_t t_ns)
@@ -272,11 +266,11 @@ static uint64_t allowed_by(const struct send_opts *o, uint64_t t)
 static void wait_for_room(int fd, uint64_t t_end, struct send_result *r)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-	uint64_t t = now_ns();
+	uint64_t t = monotonic_ns();
 
 	if (t < t_end)
 		poll(&pfd, 1, (int)((t_end - t) / 1000000u) + 1);
-	r->blocked_ns += now_ns() - t;
+	r->blocked_ns += monotonic_ns() - t;
 }
 
 static int send_loop(int fd, const struct send_opts *o, struct send_result *r)
@@ -284,7 +278,7 @@ static int send_loop(int fd, const struct send_opts *o, struct send_result *r)
 	static uint8_t bufs[MAX_BATCH][MAX_LEN];
 	struct mmsghdr msgs[MAX_BATCH];
 	struct iovec iov[MAX_BATCH];
-	const uint64_t t0 = now_ns();
+	const uint64_t t0 = monotonic_ns();
 	const uint64_t t_end = t0 + o->duration_ms * 1000000u;
 
 	memset(msgs, 0, sizeof(msgs));
@@ -296,7 +290,7 @@ static int send_loop(int fd, const struct send_opts *o, struct send_result *r)
 	}
 	memset(r, 0, sizeof(*r));
 	while (!stop_requested) {
-		uint64_t t = now_ns();
+		uint64_t t = monotonic_ns();
 
 		if (t >= t_end)
 			break;
@@ -341,7 +335,7 @@ static int send_loop(int fd, const struct send_opts *o, struct send_result *r)
 		r->sent += (uint64_t)k;
 		r->batches++;
 	}
-	r->elapsed_ns = now_ns() - t0;
+	r->elapsed_ns = monotonic_ns() - t0;
 	return 0;
 }
 
@@ -558,7 +552,7 @@ static int recv_loop(int fd, uint64_t tag, uint64_t timeout_ms, struct recv_coun
 	static uint8_t bufs[64][SLOT_LEN];
 	struct mmsghdr msgs[64];
 	struct iovec iov[64];
-	const uint64_t t_end = now_ns() + timeout_ms * 1000000u;
+	const uint64_t t_end = monotonic_ns() + timeout_ms * 1000000u;
 
 	memset(msgs, 0, sizeof(msgs));
 	for (size_t i = 0; i < 64; i++) {
@@ -567,7 +561,7 @@ static int recv_loop(int fd, uint64_t tag, uint64_t timeout_ms, struct recv_coun
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	while (!stop_requested && now_ns() < t_end) {
+	while (!stop_requested && monotonic_ns() < t_end) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 		if (poll(&pfd, 1, 100) <= 0)
@@ -580,7 +574,7 @@ static int recv_loop(int fd, uint64_t tag, uint64_t timeout_ms, struct recv_coun
 			fprintf(stderr, "espnat-udpgen: recvmmsg: %s\n", strerror(errno));
 			return -1;
 		}
-		uint64_t t = now_ns();
+		uint64_t t = monotonic_ns();
 
 		for (int i = 0; i < n; i++) {
 			bool trunc = msgs[i].msg_hdr.msg_flags & MSG_TRUNC;

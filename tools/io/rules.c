@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tools/clock.h"
+
 extern char **environ;
 
 #define RUN_TIMEOUT_MS 10000
@@ -159,14 +161,6 @@ struct run {
 	bool missing;		/* the program is not in PATH */
 	char why[160];		/* why status is -1 */
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Moves @fd above 0-2: were the daemon started with a standard descriptor
  * closed, a pipe could land there and the child's dup2s would clobber each
@@ -309,7 +303,7 @@ static void reap(struct run *r, pid_t pid, long long deadline)
 			snprintf(r->why, sizeof(r->why), "waitpid: %s", strerror(errno));
 			return;
 		}
-		if (now_ms() >= deadline) {
+		if ((long long)monotonic_ms() >= deadline) {
 			kill(pid, SIGKILL);
 			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 				;
@@ -331,12 +325,12 @@ static void collect(struct run *r, pid_t pid, int outfd, int errfd, bool keep_ou
 {
 	struct pollfd pf[2] = { { .fd = outfd, .events = POLLIN },
 				{ .fd = errfd, .events = POLLIN } };
-	long long deadline = now_ms() + RUN_TIMEOUT_MS;
+	long long deadline = (long long)monotonic_ms() + RUN_TIMEOUT_MS;
 	int open = 2;
 	char buf[4096];
 
 	while (open > 0) {
-		long long left = deadline - now_ms();
+		long long left = deadline - (long long)monotonic_ms();
 		if (left <= 0)
 			break;
 		int n = poll(pf, 2, (int)left);
