@@ -166,8 +166,8 @@ void control_close(struct control *c)
 	free(c);
 }
 
-/* Writes all of @s and a newline, or gives up on a client that does not
- * read within the socket's send timeout. */
+/* Writes all of @s and a newline, or gives up when the socket (non-blocking)
+ * takes no more: for one short line to a client about to be closed. */
 static int send_line(int fd, const char *s)
 {
 	size_t len = strlen(s), off = 0;
@@ -464,8 +464,9 @@ void control_handle(struct control *c, const struct pollfd *pfd, int n)
 {
 	uint64_t now = monotonic_ms();
 
-	if (n > 0 && pfd[0].revents)
-		accept_clients(c);
+	/* The clients first, then the newcomers: a client that hung up gives
+	 * its slot back before the queue of connections is taken, or at the
+	 * limit a newcomer is refused for a slot already free. */
 	for (int i = 0; i + 1 < n && i < CONTROL_MAX_CLIENTS; i++) {
 		struct client *cl = c->clients[i];
 		short re = pfd[i + 1].revents;
@@ -487,6 +488,8 @@ void control_handle(struct control *c, const struct pollfd *pfd, int n)
 		if (c->clients[i] && c->clients[i]->stalled_ms &&
 		    now - c->clients[i]->stalled_ms > STALL_MS)
 			drop_client(c, i);
+	if (n > 0 && pfd[0].revents)
+		accept_clients(c);
 }
 
 void control_broadcast(struct control *c, const struct esp_event *ev)
