@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #define LINE 64
 #define IN_FLIGHT 32		/* requested before the first is read: as

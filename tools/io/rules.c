@@ -291,7 +291,7 @@ static void keep(struct run *r, int which, const char *buf, size_t n)
 
 /* Waits for @pid until @deadline, then kills it: a tool stuck on a lock
  * must not hang the daemon's start or exit. */
-static void reap(struct run *r, pid_t pid, long long deadline)
+static void reap(struct run *r, pid_t pid, uint64_t deadline)
 {
 	int st = 0;
 
@@ -303,7 +303,7 @@ static void reap(struct run *r, pid_t pid, long long deadline)
 			snprintf(r->why, sizeof(r->why), "waitpid: %s", strerror(errno));
 			return;
 		}
-		if ((long long)monotonic_ms() >= deadline) {
+		if (monotonic_ms() >= deadline) {
 			kill(pid, SIGKILL);
 			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 				;
@@ -325,15 +325,15 @@ static void collect(struct run *r, pid_t pid, int outfd, int errfd, bool keep_ou
 {
 	struct pollfd pf[2] = { { .fd = outfd, .events = POLLIN },
 				{ .fd = errfd, .events = POLLIN } };
-	long long deadline = (long long)monotonic_ms() + RUN_TIMEOUT_MS;
+	uint64_t deadline = monotonic_ms() + RUN_TIMEOUT_MS;
 	int open = 2;
 	char buf[4096];
 
 	while (open > 0) {
-		long long left = deadline - (long long)monotonic_ms();
-		if (left <= 0)
+		uint64_t now = monotonic_ms();
+		if (now >= deadline)
 			break;
-		int n = poll(pf, 2, (int)left);
+		int n = poll(pf, 2, (int)(deadline - now));
 		if (n < 0 && errno != EINTR)
 			break;
 		for (int i = 0; n > 0 && i < 2; i++) {
