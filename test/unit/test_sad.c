@@ -131,6 +131,22 @@ static struct esp_sa *probe_to_end(struct esp_sad *sad, struct esp_sad_probe *pr
 	return pr->live ? sa : NULL;
 }
 
+/* Whether a probe ended on @want, or on another SA whose 32-bit hash is
+ * @want's: a probe stops at the first node of its chain with the hash it
+ * asks for, and the keys (seeded at random per SAD) collide in about one
+ * run of 300 at 5,000 SAs. Warming that other SA is harmless; the lookup
+ * compares keys. */
+static bool probe_reached(const struct esp_sa *got, const struct esp_sa *want,
+			  bool inbound)
+{
+	if (got == want)
+		return got != NULL;
+	if (!got || !want)
+		return false;
+	return inbound ? got->id_node.hash == want->id_node.hash
+		       : got->sel_node.hash == want->sel_node.hash;
+}
+
 /* The burst path's probes (engine.c warms its chunks with them) reach
  * the SA the lookup returns, in and out, for every one of many SAs (so
  * over chains of several nodes), and change nothing: they only read. */
@@ -157,7 +173,7 @@ static void test_probes(void)
 		esp_addr_parse(dst, &a);
 		esp_sad_probe_in(sad, (uint32_t)(7000 + i), &a, &pr);
 		struct esp_sa *want = esp_sad_find(sad, (uint32_t)(7000 + i), &a);
-		in_same += want && probe_to_end(sad, &pr) == want;
+		in_same += probe_reached(probe_to_end(sad, &pr), want, true);
 
 		snprintf(dst, sizeof(dst), "10.%d.%d.9", i / 250, i % 250);
 		struct esp_flow f = flow("172.16.0.1", dst, 17, 5060, 5060);
@@ -165,7 +181,7 @@ static void test_probes(void)
 		live_steps += pr.live;
 		want = esp_sad_lookup_out(sad, &f);
 		out_same += want && want->p.spi == (uint32_t)(7000 + i) &&
-			    probe_to_end(sad, &pr) == want;
+			    probe_reached(probe_to_end(sad, &pr), want, false);
 
 		/* a flow no selector holds: the probe ends on nothing or on
 		 * another key's SA, never the cause of a lookup result */
